@@ -1,0 +1,59 @@
+// Package spawn starts processes the way posix_spawn should: from any
+// goroutine, without fork's page-table copy, without parking an OS thread
+// for the child's setup, and with failures that name the exact step.
+//
+// # How
+//
+// A Program is a list of raw-syscall steps with their data, built by a
+// Builder and checked by a verifier (every register, address and jump) before
+// it can run. Start copies it into an arena — an mmap'd region outside the
+// Go heap that also holds the child's stack, a zeroed fake TLS block and the
+// clone_args — and calls a small assembly trampoline:
+//
+//	parent thread                              child (CLONE_VM, own stack, g = nil)
+//	─────────────                              ─────────────────────────────────────
+//	block all signals
+//	clone3(CLONE_VM|CLONE_PIDFD|CLONE_SETTLS|
+//	       CLONE_CLEAR_SIGHAND|CLONE_NEW*) ──────► childMain: step 0 close_fds
+//	restore signal mask                         step 1 dup_fds (parallel move)
+//	close status pipe's write end               … namespaces, mounts, creds …
+//	read(status pipe) ◄── {step, errno} ─────── on failure: report, exit(125)
+//	                  ◄── "about to exec" ───── mark_exec
+//	                  ◄── EOF ───────────────── execve (close-on-exec pipe closes)
+//	arena back to the pool
+//
+// The child never enters the Go runtime: childMain is //go:nosplit,
+// //go:norace and //go:nocheckptr, calls nothing but the raw-syscall stubs
+// (a test disassembles it), and reads only the arena. EOF on the status
+// pipe proves the child no longer uses the arena: the kernel switches mm
+// before closing close-on-exec descriptors.
+//
+// # Descriptors
+//
+// Step 0 closes every descriptor outside the spawn's keep-set (so other
+// in-flight spawns' pipes and host descriptors never reach the child, and
+// never delay another spawn's EOF); step 1 moves the caller's files to
+// 0…N-1 and the program's own descriptors to fixed slots after them (see
+// planFds). Steps refer to those slots by number.
+//
+// # Caveats
+//
+//   - The child shares the parent's mm until exec, so a credential change in
+//     the child resets the parent's dumpable flag (commit_creds). A
+//     privileged parent is made non-dumpable before its first spawn; an
+//     unprivileged one stays dumpable (its children write their own id maps
+//     through /proc/self).
+//   - PR_SET_PDEATHSIG fires when the parent *thread* that cloned the child
+//     exits, not the process (go.dev/issue/27505). The Go runtime rarely
+//     ends threads, but a goroutine that exits while locked to its thread
+//     takes the thread with it.
+//   - clone3 runs on the caller's thread while it holds its P; namespace
+//     creation inside clone3 (a network namespace costs 0.2–1.4 ms) delays
+//     that goroutine and stop-the-world by as much.
+//   - A pid-1 reaper (OpReaper) never execs: it keeps the parent's address
+//     space mapped until it exits. It holds its arena until Wait.
+//
+// Linux 5.12 or newer is required (clone3 with CLONE_CLEAR_SIGHAND and
+// CLONE_INTO_CGROUP, close_range, pidfds that poll, openat2, mount_setattr).
+// amd64 is built, tested and benchmarked; arm64 is built and vetted only.
+package spawn

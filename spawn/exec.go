@@ -1,0 +1,280 @@
+//go:build linux
+
+package spawn
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Rlimit is one resource limit (RLIMIT_*) for the child.
+type Rlimit struct {
+	Resource int
+	Cur, Max uint64
+}
+
+// Cred is the identity the child takes before exec.
+type Cred struct {
+	Uid, Gid uint32
+	// Groups are the supplementary groups; nil clears them. KeepGroups
+	// leaves them untouched instead (needed in a user namespace whose
+	// setgroups is denied).
+	Groups     []uint32
+	KeepGroups bool
+}
+
+// Exec describes a plain process spawn: the "process basics" of a program.
+// The zero value of each field means "leave as inherited", except where
+// stated.
+type Exec struct {
+	// Path is the program to execute. It must be absolute, or contain a
+	// slash (it is then taken relative to Dir); spawn does no $PATH search.
+	// Ignored when File is set.
+	Path string
+	// File, when set, is executed with execveat(AT_EMPTY_PATH): the binary
+	// is pinned by the parent. A script run this way must not rely on its
+	// own path (the interpreter receives /dev/fd/N, which is closed on
+	// exec).
+	File *os.File
+	// Args is argv, including argv[0]. Empty means {Path}.
+	Args []string
+	// Env is the environment, exactly; nil means empty.
+	Env []string
+	// Dir is the working directory; empty keeps the parent's.
+	Dir string
+	// Files is the number of descriptors the child receives (Attr.Files).
+	// Zero means 3: stdin, stdout, stderr.
+	Files int
+	// Rlimits are applied in order. NOFILE is always set: when absent it is
+	// DefaultNofile, because Go raised the parent's soft limit at start-up.
+	Rlimits []Rlimit
+	// Setsid starts a new session (and so detaches from the controlling
+	// terminal).
+	Setsid bool
+	// Setctty makes child descriptor Ctty the controlling terminal
+	// (TIOCSCTTY); it requires Setsid.
+	Setctty bool
+	Ctty    int
+	// Cred, when set, changes uid, gid and groups.
+	Cred *Cred
+	// SetUmask sets the umask to Umask.
+	SetUmask bool
+	Umask    int
+	// Pdeathsig is sent to the child when the parent thread that spawned
+	// it exits (see the package caveats); 0 means none.
+	Pdeathsig unix.Signal
+	// CloneFlags adds namespace flags to clone3.
+	CloneFlags uint64
+}
+
+// Compile builds the program for e: the descriptor steps, e's process
+// basics, and the exec.
+func Compile(e *Exec) (*Program, error) {
+	files := e.Files
+	if files == 0 {
+		files = 3
+	}
+	b := NewBuilder(files)
+	b.CloneFlags(e.CloneFlags)
+	if e.Dir != "" {
+		b.Chdir(e.Dir)
+	}
+	if e.Setsid {
+		b.Setsid()
+	}
+	if e.Setctty {
+		if !e.Setsid {
+			return nil, errors.New("spawn: Setctty requires Setsid")
+		}
+		if e.Ctty < 0 || e.Ctty >= files {
+			return nil, fmt.Errorf("spawn: Ctty %d is not one of the %d files", e.Ctty, files)
+		}
+		b.Ctty(e.Ctty)
+	}
+	b.Rlimits(e.Rlimits)
+	if e.Cred != nil {
+		b.Creds(*e.Cred)
+	}
+	if e.SetUmask {
+		b.Umask(e.Umask)
+	}
+	if e.Pdeathsig != 0 {
+		b.Pdeathsig(e.Pdeathsig)
+	}
+	b.RestoreSigmask()
+	b.MarkExec()
+	args := e.Args
+	if e.File != nil {
+		if len(args) == 0 {
+			args = []string{e.File.Name()}
+		}
+		b.ExecFile(e.File, args, e.Env)
+	} else {
+		if e.Path == "" {
+			return nil, errors.New("spawn: Exec.Path is empty")
+		}
+		if !strings.Contains(e.Path, "/") {
+			return nil, fmt.Errorf("spawn: Exec.Path %q has no slash: spawn does no $PATH search", e.Path)
+		}
+		if len(args) == 0 {
+			args = []string{e.Path}
+		}
+		b.Exec(e.Path, args, e.Env)
+	}
+	return b.Build()
+}
+
+// Chdir changes the working directory.
+func (b *Builder) Chdir(dir string) {
+	b.Call(Call{Nr: unix.SYS_CHDIR, Args: []Arg{b.String(dir).Arg()}, Op: "chdir", Target: dir})
+}
+
+// Setsid starts a new session.
+func (b *Builder) Setsid() {
+	b.Call(Call{Nr: unix.SYS_SETSID, Op: "setsid"})
+}
+
+// Ctty makes child descriptor fd the controlling terminal.
+func (b *Builder) Ctty(fd int) {
+	b.Call(Call{Nr: unix.SYS_IOCTL, Args: []Arg{Imm(fd), Imm(unix.TIOCSCTTY), Imm(0)},
+		Op: "ioctl TIOCSCTTY", Target: fmt.Sprintf("fd %d", fd)})
+}
+
+// Rlimits sets each limit, then NOFILE if the list has none.
+func (b *Builder) Rlimits(rl []Rlimit) {
+	nofile := false
+	for _, r := range rl {
+		b.Rlimit(r)
+		nofile = nofile || r.Resource == unix.RLIMIT_NOFILE
+	}
+	if !nofile {
+		b.Rlimit(DefaultNofile())
+	}
+}
+
+// Rlimit sets one limit with prlimit64.
+func (b *Builder) Rlimit(r Rlimit) {
+	var buf [16]byte
+	binary.NativeEndian.PutUint64(buf[:], r.Cur)
+	binary.NativeEndian.PutUint64(buf[8:], r.Max)
+	a := b.Bytes(buf[:], 8)
+	name := rlimitName(r.Resource)
+	b.Name(a, fmt.Sprintf("{cur=%s, max=%s}", rlimString(r.Cur), rlimString(r.Max)))
+	b.Call(Call{Nr: unix.SYS_PRLIMIT64, Args: []Arg{Imm(0), Imm(r.Resource), a.Arg(), Null},
+		Op: "prlimit64", Target: fmt.Sprintf("%s %s/%s", name, rlimString(r.Cur), rlimString(r.Max))})
+}
+
+func rlimString(v uint64) string {
+	if v == unix.RLIM_INFINITY {
+		return "unlimited"
+	}
+	return fmt.Sprint(v)
+}
+
+var rlimitNames = map[int]string{
+	unix.RLIMIT_AS: "RLIMIT_AS", unix.RLIMIT_CORE: "RLIMIT_CORE", unix.RLIMIT_CPU: "RLIMIT_CPU",
+	unix.RLIMIT_DATA: "RLIMIT_DATA", unix.RLIMIT_FSIZE: "RLIMIT_FSIZE", unix.RLIMIT_LOCKS: "RLIMIT_LOCKS",
+	unix.RLIMIT_MEMLOCK: "RLIMIT_MEMLOCK", unix.RLIMIT_MSGQUEUE: "RLIMIT_MSGQUEUE", unix.RLIMIT_NICE: "RLIMIT_NICE",
+	unix.RLIMIT_NOFILE: "RLIMIT_NOFILE", unix.RLIMIT_NPROC: "RLIMIT_NPROC", unix.RLIMIT_RSS: "RLIMIT_RSS",
+	unix.RLIMIT_RTPRIO: "RLIMIT_RTPRIO", unix.RLIMIT_RTTIME: "RLIMIT_RTTIME", unix.RLIMIT_SIGPENDING: "RLIMIT_SIGPENDING",
+	unix.RLIMIT_STACK: "RLIMIT_STACK",
+}
+
+func rlimitName(r int) string {
+	if n, ok := rlimitNames[r]; ok {
+		return n
+	}
+	return fmt.Sprintf("RLIMIT_%d", r)
+}
+
+// DefaultNofile is the NOFILE limit a child gets when none is given. Go
+// raises its own soft limit to the hard limit at start-up (go.dev/issue/46279)
+// and only os/exec knows the original, so: when the soft limit looks raised
+// by Go (hard-1), the child gets the conventional 1024 (capped by the hard
+// limit); otherwise the current soft limit, which the program set itself.
+func DefaultNofile() Rlimit {
+	var r unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
+		return Rlimit{Resource: unix.RLIMIT_NOFILE, Cur: 1024, Max: 1024}
+	}
+	cur := r.Cur
+	if r.Max > 0 && cur == r.Max-1 {
+		cur = min(1024, r.Max)
+	}
+	return Rlimit{Resource: unix.RLIMIT_NOFILE, Cur: cur, Max: r.Max}
+}
+
+// Creds sets groups, gid, then uid: each change needs the privilege the
+// next one drops.
+func (b *Builder) Creds(c Cred) {
+	if !c.KeepGroups {
+		arr := Null
+		if len(c.Groups) > 0 {
+			buf := make([]byte, 4*len(c.Groups))
+			for i, g := range c.Groups {
+				binary.NativeEndian.PutUint32(buf[4*i:], g)
+			}
+			a := b.Bytes(buf, 4)
+			b.Name(a, fmt.Sprint(c.Groups))
+			arr = a.Arg()
+		}
+		b.Call(Call{Nr: unix.SYS_SETGROUPS, Args: []Arg{Imm(len(c.Groups)), arr},
+			Op: "setgroups", Target: fmt.Sprint(c.Groups)})
+	}
+	b.Call(Call{Nr: unix.SYS_SETRESGID, Args: []Arg{Imm(c.Gid), Imm(c.Gid), Imm(c.Gid)},
+		Op: "setresgid", Target: fmt.Sprint(c.Gid)})
+	b.Call(Call{Nr: unix.SYS_SETRESUID, Args: []Arg{Imm(c.Uid), Imm(c.Uid), Imm(c.Uid)},
+		Op: "setresuid", Target: fmt.Sprint(c.Uid)})
+}
+
+// Umask sets the file mode creation mask.
+func (b *Builder) Umask(m int) {
+	b.Call(Call{Nr: unix.SYS_UMASK, Args: []Arg{Imm(m & 0o777)}, Op: "umask", Target: fmt.Sprintf("%#o", m&0o777)})
+}
+
+// Pdeathsig asks for sig when the parent thread exits. It must come after
+// any credential change, which clears it. Without a new pid namespace a
+// getppid check follows, so a parent that died before the prctl is noticed
+// (ESRCH) instead of leaving an orphan; in a new pid namespace getppid
+// reports 0 and the check cannot be made.
+func (b *Builder) Pdeathsig(sig unix.Signal) {
+	b.Call(Call{Nr: unix.SYS_PRCTL, Args: []Arg{Imm(unix.PR_SET_PDEATHSIG), Imm(int(sig))},
+		Op: "prctl PR_SET_PDEATHSIG", Target: unix.SignalName(sig)})
+	if b.cloneFlags&unix.CLONE_NEWPID == 0 {
+		want := uint64(os.Getpid())
+		b.Call(Call{Nr: unix.SYS_GETPPID, Op: "getppid", Target: "parent still alive",
+			Check: &want, CheckErrno: unix.ESRCH})
+	}
+}
+
+// RestoreSigmask restores the signal mask the parent thread had; the child
+// ran with every signal blocked until here.
+func (b *Builder) RestoreSigmask() {
+	b.Call(Call{Nr: unix.SYS_RT_SIGPROCMASK, Args: []Arg{Imm(unix.SIG_SETMASK), hdrOldMask.Arg(), Null, Imm(8)},
+		Op: "rt_sigprocmask", Target: "restore the parent's mask"})
+}
+
+// MarkExec reports "about to exec": EOF after it means exec succeeded.
+func (b *Builder) MarkExec() {
+	b.Raw(Step{Nr: OpMarkExec}, StepInfo{"mark_exec", ""})
+}
+
+// Exec appends execve(path, argv, envp).
+func (b *Builder) Exec(path string, argv, envp []string) {
+	b.Call(Call{Nr: unix.SYS_EXECVE, Args: []Arg{b.String(path).Arg(), b.StringArray(argv).Arg(), b.StringArray(envp).Arg()},
+		Op: "execve", Target: path})
+}
+
+// ExecFile appends execveat(fd, "", argv, envp, AT_EMPTY_PATH) on a
+// descriptor the program keeps open.
+func (b *Builder) ExecFile(f *os.File, argv, envp []string) {
+	fd := b.KeepFile(f, "exec "+filepath.Base(f.Name()))
+	b.Call(Call{Nr: unix.SYS_EXECVEAT, Args: []Arg{Imm(fd), b.String("").Arg(), b.StringArray(argv).Arg(),
+		b.StringArray(envp).Arg(), Imm(unix.AT_EMPTY_PATH)}, Op: "execveat", Target: f.Name()})
+}
