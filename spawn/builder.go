@@ -313,11 +313,20 @@ func (b *Builder) Raw(s Step, info StepInfo) {
 	b.info = append(b.info, info)
 }
 
-// Sync appends a sync point: the child reports id to the parent and waits
-// until the parent's Attr.OnSync returns.
-func (b *Builder) Sync(id uint32, what string) {
+// Sync appends a sync point: the child reports id (and val) to the parent
+// and waits until the parent's Attr.OnSync returns. val is usually Imm(0);
+// a register passes a value the child computed, such as the number of a
+// descriptor the parent then takes with pidfd_getfd.
+func (b *Builder) Sync(id uint32, val Arg, what string) {
 	b.hasSync = true
-	b.Raw(Step{Nr: OpSync, Args: [6]uint64{uint64(id)}}, StepInfo{"sync", what})
+	s := Step{Nr: OpSync, Args: [6]uint64{uint64(id), val.v}}
+	switch val.kind {
+	case argReg:
+		s.Flags |= ArgReg(1)
+	case argAddr:
+		b.fail(fmt.Errorf("spawn: sync %d: the value cannot be an address", id))
+	}
+	b.Raw(s, StepInfo{"sync", what})
 }
 
 // Store appends a step writing register reg into the data at addr (width 4

@@ -107,7 +107,7 @@ func childMain(h *header) {
 			}
 			h.statusFd = h.statusSlot
 		case OpSync:
-			h.rec[0], h.rec[1], h.rec[2], h.rec[3] = recSync, uint32(pc), 0, uint32(a0)
+			h.rec[0], h.rec[1], h.rec[2], h.rec[3] = recSync, uint32(pc), uint32(a1), uint32(a0)
 			r1, e = rawSyscall6(unix.SYS_WRITE, uintptr(h.statusFd), uintptr(unsafe.Pointer(&h.rec)), recSize, 0, 0, 0)
 			if e == 0 && r1 != recSize {
 				e = uintptr(unix.EIO)

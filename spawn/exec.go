@@ -278,3 +278,43 @@ func (b *Builder) ExecFile(f *os.File, argv, envp []string) {
 	b.Call(Call{Nr: unix.SYS_EXECVEAT, Args: []Arg{Imm(fd), b.String("").Arg(), b.StringArray(argv).Arg(),
 		b.StringArray(envp).Arg(), Imm(unix.AT_EMPTY_PATH)}, Op: "execveat", Target: f.Name()})
 }
+
+// NoNewPrivs sets no_new_privs: exec can no longer grant privileges
+// (set-user-ID bits, file capabilities), and an unprivileged seccomp filter
+// becomes possible.
+func (b *Builder) NoNewPrivs() {
+	b.Call(Call{Nr: unix.SYS_PRCTL, Args: []Arg{Imm(unix.PR_SET_NO_NEW_PRIVS), Imm(1), Imm(0), Imm(0), Imm(0)},
+		Op: "prctl PR_SET_NO_NEW_PRIVS"})
+}
+
+// Seccomp installs a classic BPF filter with
+// seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog). Place it last before the
+// exec (after MarkExec): the filter may forbid what earlier steps need.
+// Without CAP_SYS_ADMIN the kernel requires NoNewPrivs first. When flags
+// has SECCOMP_FILTER_FLAG_NEW_LISTENER, the listener descriptor is saved in
+// register listenerReg (otherwise pass -1).
+func (b *Builder) Seccomp(insns []unix.SockFilter, flags uint, listenerReg int, what string) {
+	if len(insns) == 0 || len(insns) > 4096 {
+		b.fail(fmt.Errorf("spawn: seccomp filter of %d instructions: must be 1 to 4096 (BPF_MAXINSNS)", len(insns)))
+		return
+	}
+	buf := make([]byte, 8*len(insns))
+	for i, in := range insns {
+		binary.NativeEndian.PutUint16(buf[8*i:], in.Code)
+		buf[8*i+2] = in.Jt
+		buf[8*i+3] = in.Jf
+		binary.NativeEndian.PutUint32(buf[8*i+4:], in.K)
+	}
+	filter := b.Bytes(buf, 8)
+	var hdr [16]byte
+	binary.NativeEndian.PutUint16(hdr[:], uint16(len(insns)))
+	prog := b.Bytes(hdr[:], 8)
+	b.PutAddr(prog+8, filter)
+	b.Name(prog, fmt.Sprintf("&{len=%d filter}", len(insns)))
+	c := Call{Nr: unix.SYS_SECCOMP, Args: []Arg{Imm(unix.SECCOMP_SET_MODE_FILTER), Imm(flags), prog.Arg()},
+		Op: "seccomp", Target: what}
+	if listenerReg >= 0 {
+		c.Save = &listenerReg
+	}
+	b.Call(c)
+}

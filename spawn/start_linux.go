@@ -31,12 +31,13 @@ type Attr struct {
 	// (CLONE_INTO_CGROUP, Linux 5.7): it is never outside its limits.
 	Cgroup *os.File
 
-	// OnSync is called at each sync point of the program, with the child
-	// waiting. The child continues when it returns nil and fails with
-	// ECANCELED otherwise; the error is then Start's. It runs on the
-	// goroutine that awaits the start (Start's caller, or the watcher of
-	// StartAsync) and must not call Wait.
-	OnSync func(p *Process, id uint32) error
+	// OnSync is called at each sync point of the program (Builder.Sync)
+	// with the child waiting, the point's id and the value it sent. The
+	// child continues when it returns nil and fails with ECANCELED
+	// otherwise; the error is then Start's. It runs on the goroutine that
+	// awaits the start (Start's caller, or the watcher of StartAsync) and
+	// must not call Wait.
+	OnSync func(p *Process, id uint32, val uint32) error
 }
 
 var (
@@ -242,7 +243,7 @@ func (p *Process) awaitStart() error {
 				reply := []byte{0}
 				if p.attr.OnSync == nil {
 					syncErr = fmt.Errorf("spawn: step %d: sync point %d reached with no Attr.OnSync", rec[1], rec[3])
-				} else if err := p.attr.OnSync(p, rec[3]); err != nil {
+				} else if err := p.attr.OnSync(p, rec[3], rec[2]); err != nil {
 					syncErr = err
 				}
 				if syncErr != nil {
