@@ -1,0 +1,90 @@
+// Package testutil holds the gates privileged tests pass through. Each
+// skip says what is needed and how to provide it; with
+// SANDBOX_TEST_MUST_WORK=1 (set by CI, which runs as root) every skip
+// becomes a failure, so a privileged suite cannot pass by not running.
+package testutil
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// MustWork reports whether skips are forbidden.
+func MustWork() bool { return os.Getenv("SANDBOX_TEST_MUST_WORK") == "1" }
+
+// Skip skips the test with reason, or fails it under MustWork.
+func Skip(t testing.TB, reason string) {
+	t.Helper()
+	if MustWork() {
+		t.Fatalf("SANDBOX_TEST_MUST_WORK=1 but the test would skip: %s", reason)
+	}
+	t.Skip(reason)
+}
+
+// SkipAlways skips even under MustWork: for tests that by design run
+// only in one mode (for example the unprivileged half of a suite, run as
+// root). The reason must say where the test does run.
+func SkipAlways(t testing.TB, reason string) {
+	t.Helper()
+	t.Skip(reason)
+}
+
+// RequireRoot needs euid 0.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Skip(t, "needs root (run the suite as root: sudo make test)")
+	}
+}
+
+// RequireNonRoot is for tests of the unprivileged path; as root they skip
+// without failing, since CI runs them separately as an unprivileged user.
+func RequireNonRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		SkipAlways(t, "tests the unprivileged path; run as a normal user")
+	}
+}
+
+// RequireUserNS needs unprivileged-capable user namespaces.
+func RequireUserNS(t testing.TB) {
+	t.Helper()
+	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err == nil && strings.TrimSpace(string(b)) == "0" {
+		Skip(t, "user namespaces are disabled: sysctl user.max_user_namespaces=0")
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"); err == nil && strings.TrimSpace(string(b)) == "1" && os.Geteuid() != 0 {
+		Skip(t, "AppArmor restricts unprivileged user namespaces: sysctl kernel.apparmor_restrict_unprivileged_userns=0")
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/unprivileged_userns_clone"); err == nil && strings.TrimSpace(string(b)) == "0" && os.Geteuid() != 0 {
+		Skip(t, "unprivileged user namespaces are disabled: sysctl kernel.unprivileged_userns_clone=1")
+	}
+}
+
+// RequireCgroup2 needs a cgroup2 mount and returns its path.
+func RequireCgroup2(t testing.TB) string {
+	t.Helper()
+	for _, p := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		var st unix.Statfs_t
+		if unix.Statfs(p, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+			return p
+		}
+	}
+	Skip(t, "needs a cgroup2 mount at /sys/fs/cgroup or /sys/fs/cgroup/unified")
+	return ""
+}
+
+// SkipIfUnsupported skips when err says the kernel or its configuration
+// does not support an operation (modeled on internal/testenv).
+func SkipIfUnsupported(t testing.TB, what string, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, errors.ErrUnsupported) {
+		Skip(t, what+": not supported here: "+err.Error())
+	}
+}
