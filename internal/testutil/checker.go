@@ -1,0 +1,43 @@
+package testutil
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+var checker struct {
+	once sync.Once
+	path string
+	err  error
+	out  []byte
+}
+
+// Checker builds internal/checker once per test binary as a static
+// executable and returns its path, inside a directory every user can read
+// (tests run it as other uids and inside other roots).
+func Checker(t testing.TB) string {
+	t.Helper()
+	checker.once.Do(func() {
+		dir, err := os.MkdirTemp("", "sandbox-checker-")
+		if err != nil {
+			checker.err = err
+			return
+		}
+		os.Chmod(dir, 0o755)
+		checker.path = filepath.Join(dir, "checker")
+		_, file, _, _ := runtime.Caller(0)
+		src := filepath.Join(filepath.Dir(file), "..", "checker")
+		cmd := exec.Command("go", "build", "-o", checker.path, ".")
+		cmd.Dir = src
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		checker.out, checker.err = cmd.CombinedOutput()
+	})
+	if checker.err != nil {
+		t.Fatalf("building the checker: %v\n%s", checker.err, checker.out)
+	}
+	return checker.path
+}
