@@ -149,8 +149,8 @@ type arena struct {
 	progID uint64 // program whose image is loaded, 0 if none
 }
 
-func (a *arena) base() uintptr  { return uintptr(unsafe.Pointer(&a.mem[0])) }
-func (a *arena) hdr() *header   { return (*header)(unsafe.Pointer(&a.mem[headerOff])) }
+func (a *arena) base() uintptr        { return uintptr(unsafe.Pointer(&a.mem[0])) }
+func (a *arena) hdr() *header         { return (*header)(unsafe.Pointer(&a.mem[headerOff])) }
 func (a *arena) addr(off int) uintptr { return a.base() + uintptr(off) }
 
 var pool struct {

@@ -318,3 +318,21 @@ func (b *Builder) Seccomp(insns []unix.SockFilter, flags uint, listenerReg int, 
 	}
 	b.Call(c)
 }
+
+// Reaper turns the child into the pid-1 reaper of its new pid namespace:
+// it clones the command as its only child (which continues with the next
+// step), reaps every zombie, forwards catchable signals to the command and
+// exits with the command's status. Wait reports the command's exact status.
+// Steps before Reaper (and Pdeathsig in particular) apply to the reaper.
+//
+// The reaper never execs: it shares the parent's address space until it
+// exits. It keeps its full capability set in the sandbox's user namespace,
+// so a command without CAP_SYS_PTRACE there cannot ptrace it; a privileged
+// parent is non-dumpable as well (see the package caveats).
+func (b *Builder) Reaper() {
+	if b.cloneFlags&unix.CLONE_NEWPID == 0 {
+		b.fail(errors.New("spawn: Reaper needs CLONE_NEWPID"))
+	}
+	b.reaper = true
+	b.Raw(Step{Nr: OpReaper}, StepInfo{"reaper", "pid 1 of the new pid namespace"})
+}

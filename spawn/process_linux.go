@@ -78,7 +78,7 @@ func (s *State) SystemTime() time.Duration { return time.Duration(s.Rusage.Stime
 
 func (s *State) String() string {
 	if sig, ok := s.Signaled(); ok {
-		return "signal: " + sig.String()
+		return "signal: " + sig.String() + " (" + unix.SignalName(sig) + ")"
 	}
 	return fmt.Sprintf("exit status %d", s.ExitCode())
 }

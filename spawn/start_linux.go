@@ -277,7 +277,7 @@ func (p *Process) awaitStart() error {
 		// The child is gone or going: reap it so no zombie remains.
 		st, werr := p.reap()
 		if errors.Is(err, ErrDiedBeforeExec) && werr == nil {
-			err = fmt.Errorf("%w (%v)", ErrDiedBeforeExec, st.Status)
+			err = fmt.Errorf("%w (%v)", ErrDiedBeforeExec, st)
 		}
 		p.startErr = err
 		close(p.started)

@@ -28,6 +28,7 @@ type Probe struct {
 	Mounts               []Mount
 	Env                  []string
 	Dumpable             int
+	TtyNr                int // field 7 of /proc/self/stat: the controlling terminal
 }
 
 // Mount is one line of /proc/self/mountinfo.
@@ -104,6 +105,14 @@ func probe(args []string) error {
 	sort.Strings(p.Env)
 	d, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
 	p.Dumpable = d
+	if b, err := os.ReadFile("/proc/self/stat"); err == nil {
+		// The command name may hold spaces; fields resume after its ')'.
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 {
+			if f := strings.Fields(string(b[i+1:])); len(f) > 4 {
+				p.TtyNr, _ = strconv.Atoi(f[4])
+			}
+		}
+	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", " ")
 	return enc.Encode(&p)

@@ -1,0 +1,115 @@
+//go:build linux
+
+package spawn
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gosandbox/sandbox/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+func reaperProgram(t *testing.T, argv ...string) *Program {
+	t.Helper()
+	b := NewBuilder(3)
+	b.CloneFlags(unix.CLONE_NEWPID)
+	b.Reaper()
+	b.Rlimits(nil)
+	b.RestoreSigmask()
+	b.MarkExec()
+	b.Exec(argv[0], argv, []string{"PATH=/usr/bin:/bin"})
+	p, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// TestReaper runs the command under the pid-1 reaper: it is pid 2, its
+// exit status and its killing signal come back exactly, signals are
+// forwarded, orphans are reaped, and the whole tree dies with the command.
+func TestReaper(t *testing.T) {
+	testutil.RequireRoot(t)
+	leakCheck(t)
+	checker := testutil.Checker(t)
+
+	out, st := runOut(t, reaperProgram(t, checker, "probe"), nil)
+	if st.ExitCode() != 0 || !strings.Contains(string(out), `"Pid": 2,`) || !strings.Contains(string(out), `"Ppid": 1,`) {
+		t.Fatalf("%v: command should be pid 2 under pid 1:\n%s", st, out)
+	}
+	if _, st := runOut(t, reaperProgram(t, checker, "exit", "42"), nil); st.ExitCode() != 42 {
+		t.Errorf("exit status %v, want 42", st)
+	}
+
+	// Forwarding: SIGTERM to the reaper reaches the command, whose death by
+	// that signal is reported as such (not as 128+15).
+	p, err := Start(reaperProgram(t, checker, "sleep", "1h"), &Attr{Files: make([]*os.File, 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // let the checker install its handlers
+	p.Signal(unix.SIGTERM)
+	st, err = p.Wait()
+	if sig, ok := st.Signaled(); err != nil || !ok || sig != unix.SIGTERM {
+		t.Errorf("%v %v, want the command killed by SIGTERM", st, err)
+	}
+
+	// Orphans: a grandchild that exits is reaped by pid 1, and one that
+	// outlives the command dies with the namespace.
+	tag := "4242" + strconv.Itoa(os.Getpid()) + "s"
+	p, err = Start(reaperProgram(t, "/bin/sh", "-c", "("+checker+" exit 0 &); "+checker+" daemon "+tag+" >/dev/null; sleep 1"), &Attr{Files: make([]*os.File, 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	kids := strings.Fields(readFile(filepath.Join("/proc", strconv.Itoa(p.Pid), "task", strconv.Itoa(p.Pid), "children")))
+	for _, k := range kids {
+		if state(k) == "Z" {
+			t.Errorf("the reaper left zombie %s", k)
+		}
+	}
+	if _, err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if pids := findByArg(tag); len(pids) > 0 {
+		t.Errorf("daemon %v survived the command", pids)
+		for _, pid := range pids {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+}
+
+func readFile(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
+}
+
+func state(pid string) string {
+	s := readFile("/proc/" + pid + "/stat")
+	if i := strings.LastIndexByte(s, ')'); i > 0 && len(s) > i+2 {
+		return s[i+2 : i+3]
+	}
+	return ""
+}
+
+// findByArg lists processes whose command line contains arg.
+func findByArg(arg string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if strings.Contains(readFile("/proc/"+e.Name()+"/cmdline"), arg) && pid != os.Getpid() {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
