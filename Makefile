@@ -40,8 +40,14 @@ test-arch:
 test: deps vet test-arch
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-bench: deps
+bench: deps bench-c
 	@./scripts/bench.sh
+
+# bench-c builds the C side of the benchmarks into bin/bench/: the static
+# no-libc child (nop) and the posix_spawn/vfork reference (spawnbench).
+.PHONY: bench-c
+bench-c: deps
+	$(MAKE) -s -C bench/c OUT=$(CURDIR)/$(BIN)/bench
 
 clean:
 	rm -rf $(BIN) bench/out
