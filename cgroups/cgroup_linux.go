@@ -68,11 +68,11 @@ type Cgroup struct {
 
 // node is the sandbox's cgroup in one hierarchy.
 type node struct {
-	h       *Hierarchy
-	ctrls   []string // managed controllers used from this hierarchy
-	cgPath  string   // the leaf as /proc/<pid>/cgroup shows it
-	dir     string   // the leaf directory
-	prune   []string // parent directories Destroy removes when empty, outermost first
+	h      *Hierarchy
+	ctrls  []string // managed controllers used from this hierarchy
+	cgPath string   // the leaf as /proc/<pid>/cgroup shows it
+	dir    string   // the leaf directory
+	prune  []string // parent directories Destroy removes when empty, outermost first
 }
 
 // managedV1 are the v1 controllers a sandbox joins: the limited ones, the
