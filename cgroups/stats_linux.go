@@ -13,8 +13,8 @@ import (
 // each controller. Counters cover the group's whole life.
 type Stats struct {
 	// MemoryPeak is the highest memory use, in bytes: memory.peak on v2
-	// (Linux 5.19), memory.max_usage_in_bytes on v1. It includes page
-	// cache, like the limit.
+	// (Linux 5.19), memory.max_usage_in_bytes on v1 (which may pass the
+	// limit by a page). It includes page cache, like the limit.
 	MemoryPeak uint64
 	// OOMKills counts processes the OOM killer killed in the group:
 	// memory.events oom_kill on v2, memory.oom_control oom_kill on v1
@@ -22,7 +22,8 @@ type Stats struct {
 	OOMKills uint64
 	// MemoryLimitHits counts the times usage reached MemoryMax (the kernel
 	// then reclaims, and kills when it cannot): memory.events max on v2,
-	// memory.failcnt on v1.
+	// memory.failcnt on v1. Some kernels leave memory.failcnt at 0 (seen on
+	// Linux 6.18); OOMKills is the reliable sign of a memory-limit death.
 	MemoryLimitHits uint64
 	// PidsLimitHits counts forks refused by PidsMax: pids.events max.
 	PidsLimitHits uint64
