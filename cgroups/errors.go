@@ -44,6 +44,13 @@ func (e *FileError) Error() string {
 
 func (e *FileError) Unwrap() error { return e.Err }
 
+// problem is the message without the package prefix and the hint.
+func (e *FileError) problem() string {
+	c := *e
+	c.Hint = ""
+	return strings.TrimPrefix(c.Error(), "cgroups: ")
+}
+
 // Path is the file or directory the operation was on.
 func (e *FileError) Path() string {
 	if e.File == "" {

@@ -75,7 +75,8 @@ func Probe(l *Layout) (*Report, error) {
 		r.Controllers = append(r.Controllers, probeController(l, name))
 	}
 
-	hasFreezer := slices.ContainsFunc(l.V1, func(h *Hierarchy) bool { return h.Has("freezer") && h.Dir() != "" })
+	usable := func(h *Hierarchy) bool { return h.Dir() != "" && writable(h, h.Dir()) == nil }
+	hasFreezer := slices.ContainsFunc(l.V1, func(h *Hierarchy) bool { return h.Has("freezer") && usable(h) })
 	switch {
 	case r.V2Writable && kernelAtLeast(5, 14):
 		r.Kill = "cgroup.kill (cgroup2)"
@@ -83,7 +84,7 @@ func Probe(l *Layout) (*Report, error) {
 		r.Kill = "cgroup.freeze, then SIGKILL to every member (this kernel has no cgroup.kill, Linux 5.14)"
 	case hasFreezer:
 		r.Kill = "v1 freezer, then SIGKILL to every member"
-	case len(l.V1) > 0:
+	case slices.ContainsFunc(l.V1, usable):
 		r.Kill = "SIGKILL to every member until the group is empty (no freezer: a fork bomb can delay it)"
 	default:
 		r.Kill = "none: no cgroup (use a pid namespace to kill the whole tree)"
@@ -103,7 +104,7 @@ func Probe(l *Layout) (*Report, error) {
 	case l.V2 != nil && v2own == "":
 		add(fmt.Sprintf("this process's cgroup2 cgroup %s is outside the mount at %s: use a private cgroup namespace", l.V2.Path, l.V2.Mount))
 	case l.V2 != nil && !r.V2Writable:
-		add(writable(l.V2, v2own).Error())
+		add(writable(l.V2, v2own).Hint)
 	case l.V2 == nil:
 		add("mount the cgroup2 hierarchy (hybrid: mount -t cgroup2 none /sys/fs/cgroup/unified) for CLONE_INTO_CGROUP and cgroup.kill")
 	}
@@ -124,7 +125,7 @@ func probeController(l *Layout, name string) ControllerStatus {
 		}
 		s.Usable = true
 		if err := writable(h, s.Dir); err != nil {
-			s.Problem, s.Fix = err.Error(), err.(*FileError).Hint
+			s.Problem, s.Fix = err.problem(), err.Hint
 			return s
 		}
 		s.Writable = true
@@ -143,7 +144,7 @@ func probeController(l *Layout, name string) ControllerStatus {
 	}
 	s.Usable = true
 	if err := writable(l.V2, own); err != nil {
-		s.Problem, s.Fix = err.Error(), err.(*FileError).Hint
+		s.Problem, s.Fix = err.problem(), err.Hint
 		return s
 	}
 	enabled, _ := readFile(own, "cgroup.subtree_control")
@@ -159,7 +160,7 @@ func probeController(l *Layout, name string) ControllerStatus {
 }
 
 // writable checks that a sandbox parent can be made in dir.
-func writable(h *Hierarchy, dir string) error {
+func writable(h *Hierarchy, dir string) *FileError {
 	if h.ReadOnly {
 		return fileError("mkdir", filepath.Join(dir, "sandbox"), "", unix.EROFS)
 	}
@@ -199,7 +200,7 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, "  %-8s %-3s %s: %s\n", c.Name, ver, orDash(c.Dir), state)
 	}
 	if r.V2Dir != "" {
-		state := "not writable"
+		state := "not writable: sandbox cgroups start outside it, and no cgroup.kill"
 		if r.V2Writable {
 			state = "writable (CLONE_INTO_CGROUP"
 			if kernelAtLeast(5, 14) {

@@ -20,7 +20,7 @@ import (
 // hostLayout is the detected layout, or a variant of it: "v2" keeps only
 // the cgroup2 hierarchy (the pure-v2 code path, against the real unified
 // mount), "v1" only the v1 hierarchies (the legacy path).
-func hostLayout(t *testing.T, variant string) *Layout {
+func hostLayout(t testing.TB, variant string) *Layout {
 	t.Helper()
 	testutil.RequireRoot(t)
 	l, err := Detect()
@@ -47,7 +47,7 @@ func hostLayout(t *testing.T, variant string) *Layout {
 }
 
 // skipWithout skips when the layout lacks a controller a test needs.
-func skipWithout(t *testing.T, l *Layout, ctrls ...string) {
+func skipWithout(t testing.TB, l *Layout, ctrls ...string) {
 	t.Helper()
 	for _, c := range ctrls {
 		if h := l.Controller(c); h == nil || h.Dir() == "" {
