@@ -25,7 +25,12 @@ type Config struct {
 
 	// Parent is where sandbox cgroups live: a slash-separated path relative
 	// to this process's own cgroup in each hierarchy, or, when it starts
-	// with "/", relative to each hierarchy's root. Empty means "sandbox".
+	// with "/", relative to each hierarchy's root. Empty means "sandbox",
+	// except in a cgroup2 hierarchy where this process's cgroup holds
+	// processes and has not enabled the needed controllers for its
+	// children (it cannot: "no internal processes"), such as a login
+	// session's scope; there the default is "/sandbox" at the hierarchy's
+	// root when it is writable (as root), as cgroupfs-driven runtimes do.
 	// Missing directories are created. Destroy removes the parent
 	// directories that are empty: all of them for a relative Parent (this
 	// process's own subtree), only those New created for an absolute one
@@ -250,7 +255,11 @@ func create(l *Layout, cfg *Config, p placement, parent, name string) (_ *Cgroup
 
 	var cause error // why a hierarchy was skipped
 	if p.v2 != nil {
-		n, enabled, failed, err := makeNode(l, p.v2, parent, name, p.v2ctrls)
+		v2parent := parent
+		if cfg.Parent == "" && ownBusy(l, p.v2, p.v2ctrls) {
+			v2parent = "/" + parent
+		}
+		n, enabled, failed, err := makeNode(l, p.v2, v2parent, name, p.v2ctrls)
 		c.v2 = n
 		if err != nil {
 			if !cfg.BestEffort || !tolerable(err) || errors.Is(err, errRetry) {
@@ -427,6 +436,27 @@ func makeNode(l *Layout, h *Hierarchy, parent, name string, enable []string) (*n
 	return n, enabled, failed, nil
 }
 
+// ownBusy reports that h is a cgroup2 hierarchy where this process's own
+// cgroup cannot enable ctrls for a sandbox subtree (it holds processes and
+// has not enabled them) while the hierarchy's root is writable: the
+// default parent then moves to the root.
+func ownBusy(l *Layout, h *Hierarchy, ctrls []string) bool {
+	own, root := h.Dir(), h.resolve("/")
+	if len(ctrls) == 0 || own == root || root == "" || writable(h, root) != nil {
+		return false
+	}
+	b, err := readFile(own, "cgroup.subtree_control")
+	if err != nil {
+		return false
+	}
+	enabled := strings.Fields(string(b))
+	if !slices.ContainsFunc(ctrls, func(c string) bool { return !slices.Contains(enabled, c) }) {
+		return false
+	}
+	pids, err := readPids(own)
+	return err == nil && len(pids) > 0
+}
+
 // ownHint explains EBUSY on this process's own cgroup: cgroup v2 lets a
 // non-root cgroup enable controllers for its children only while it holds
 // no process ("no internal processes").
@@ -467,18 +497,29 @@ func (l *Layout) enableControllers(dir string, want []string, failed map[string]
 		switch {
 		case err == nil:
 			ok = append(ok, c)
-		case errors.Is(err, unix.ENOENT):
-			failed[""] = err
+		case errors.Is(err, unix.ENOENT) && isOpenErr(err):
+			failed[""] = err // the directory is gone
 			failed[c] = err
 		default:
 			var fe *FileError
-			if errors.As(err, &fe) && errors.Is(err, unix.EBUSY) && busyHint != "" {
+			switch {
+			case !errors.As(err, &fe):
+			case errors.Is(err, unix.EBUSY) && busyHint != "":
 				fe.Hint = busyHint
+			case errors.Is(err, unix.ENOENT):
+				// Writing a controller the cgroup's parent does not offer.
+				fe.Hint = c + " is not in " + dir + "/cgroup.controllers: enable it in the parent's cgroup.subtree_control"
 			}
 			failed[c] = err
 		}
 	}
 	return ok
+}
+
+// isOpenErr reports a failure to open a file (rather than to write it).
+func isOpenErr(err error) bool {
+	var fe *FileError
+	return errors.As(err, &fe) && fe.Op == "open"
 }
 
 func (c *Cgroup) v1Node(ctrl string) *node {

@@ -302,6 +302,41 @@ func TestFakeNotDelegated(t *testing.T) {
 	}
 }
 
+// TestFakeBusyOwn: on cgroup2, this process's cgroup holds processes and
+// has not enabled controllers for children (a login session's scope).
+// The default parent moves to the hierarchy's root, where the root
+// cgroup may enable them.
+func TestFakeBusyOwn(t *testing.T) {
+	l := fakeLayout(t, []string{"memory", "pids"})
+	own := l.V2.Dir()
+	writeString(t, own+"/cgroup.procs", "1\n2\n")
+	writeString(t, own+"/cgroup.subtree_control", "")
+	r, err := Probe(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cs := range r.Controllers {
+		if cs.Name == "memory" && (!cs.Writable || cs.Dir != l.V2.Mount) {
+			t.Errorf("probe: %+v, want writable at the root", cs)
+		}
+	}
+	c, err := New(Config{Layout: l, Name: "box", Resources: Resources{MemoryMax: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Dirs()[0], l.V2.Mount+"/sandbox/box"; got != want {
+		t.Errorf("leaf %s, want %s", got, want)
+	}
+	checkFiles(t, l.V2.Mount, map[string]string{"cgroup.subtree_control": "+memory +pids"})
+	checkFiles(t, own, map[string]string{"cgroup.subtree_control": ""})
+	if err := c.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(l.V2.Mount + "/sandbox"); err == nil {
+		t.Error("default parent remains")
+	}
+}
+
 func TestFakeNames(t *testing.T) {
 	l := fakeLayout(t, []string{"pids"})
 	if err := os.MkdirAll(filepath.Join(l.V2.Dir(), "sandbox", "taken"), 0o755); err != nil {

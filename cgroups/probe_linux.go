@@ -34,7 +34,7 @@ type Report struct {
 type ControllerStatus struct {
 	Name    string
 	Version int    // the version of the hierarchy holding it; 0 when none
-	Dir     string // where the "sandbox" parent would be created
+	Dir     string // where the default "sandbox" parent goes
 	// Usable: the controller exists and this process's cgroup is visible.
 	Usable bool
 	// Writable: sandbox cgroups with this controller can be created (the
@@ -149,6 +149,11 @@ func probeController(l *Layout, name string) ControllerStatus {
 	}
 	enabled, _ := readFile(own, "cgroup.subtree_control")
 	if !slices.Contains(strings.Fields(string(enabled)), name) && own != l.V2.resolve("/") {
+		if ownBusy(l, l.V2, []string{name}) {
+			// New's default parent moves to the hierarchy's root.
+			s.Dir, s.Writable = l.V2.resolve("/"), true
+			return s
+		}
 		if pids, _ := readPids(own); len(pids) > 0 {
 			s.Problem = fmt.Sprintf("%s is not enabled in %s/cgroup.subtree_control, and it cannot be while %s holds processes (%d)", name, own, own, len(pids))
 			s.Fix = ownHint(own)

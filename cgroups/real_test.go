@@ -299,3 +299,30 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestEnableUnavailableReal enables, on the real cgroup2 mount, a
+// controller the sandbox's parent does not offer (the kernel answers the
+// write with ENOENT): it is reported as unavailable, with the fix, not
+// mistaken for a vanished directory.
+func TestEnableUnavailableReal(t *testing.T) {
+	l := hostLayout(t, "v2")
+	c := mustNew(t, Config{Layout: l})
+	dir := c.Dirs()[0]
+	offered, err := os.ReadFile(dir + "/cgroup.controllers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc([]string{"memory", "pids", "cpu", "io", "hugetlb", "misc", "rdma"}, func(c string) bool {
+		return !slices.Contains(strings.Fields(string(offered)), c)
+	})
+	if i < 0 {
+		testutil.SkipAlways(t, "every controller is offered to the sandbox's cgroup")
+	}
+	ctrl := []string{"memory", "pids", "cpu", "io", "hugetlb", "misc", "rdma"}[i]
+	failed := map[string]error{}
+	got := l.enableControllers(dir, []string{ctrl}, failed, "")
+	if _, gone := failed[""]; len(got) != 0 || gone || !errors.Is(failed[ctrl], unix.ENOENT) ||
+		!strings.Contains(failed[ctrl].Error(), ctrl+" is not in "+dir+"/cgroup.controllers") {
+		t.Errorf("enabled %v, failures %v", got, failed)
+	}
+}
