@@ -17,7 +17,18 @@
 //     exec; [Cgroup.Inputs] supplies those descriptors per spawn.
 //
 // After the run the supervisor reads [Cgroup.Stats] and calls
-// [Cgroup.Destroy].
+// [Cgroup.Destroy]. [Sweep] removes what a supervisor that died before
+// Destroy left behind. [Probe] reports what the host allows, with fixes.
+//
+// # Where sandboxes go
+//
+// Each sandbox gets one directory, with the same name, in every hierarchy
+// it uses, below a parent ("sandbox" by default) relative to this
+// process's own cgroup there. One exception: cgroup v2 lets a cgroup
+// enable controllers for its children only while it holds no process, so
+// when this process shares its cgroup2 cgroup (a login session's scope)
+// and the root is writable, the default parent is /sandbox at the root;
+// a delegated service can instead call [Layout.Evacuate].
 //
 // # Host modes
 //

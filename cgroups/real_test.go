@@ -326,3 +326,47 @@ func TestEnableUnavailableReal(t *testing.T) {
 		t.Errorf("enabled %v, failures %v", got, failed)
 	}
 }
+
+// TestSweep: a supervisor died without Destroy, leaving a sandbox cgroup
+// (with a process) named after its pid. Sweep kills the process and
+// removes the directories; cgroups of live creators stay.
+func TestSweep(t *testing.T) {
+	l := hostLayout(t, "")
+	parent := testParent()
+	leakCheck(t, l, parent)
+	// A pid that is certainly dead: a reaped child's.
+	dead := startChecker(t, mustNew(t, Config{Layout: l}), nil, "exit", "0")
+	dead.wait(t)
+	deadPid := dead.p.Pid
+
+	orphan, err := New(Config{Layout: l, Parent: parent, Name: fmt.Sprintf("%d-1", deadPid)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startChecker(t, orphan, nil, "sleep", "1h")
+	orphan.mu.Lock()
+	orphan.closeFiles() // the supervisor is gone: only the directories remain
+	orphan.mu.Unlock()
+	live := mustNew(t, Config{Layout: l, Parent: parent})
+
+	names, err := Sweep(l, parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{orphan.Name()}; !slices.Equal(names, want) {
+		t.Errorf("swept %v, want %v", names, want)
+	}
+	if st := s.wait(t); st.Exited() {
+		t.Errorf("the orphan's process ended with %v, want killed", st)
+	}
+	for _, d := range orphan.Dirs() {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("%s remains", d)
+		}
+	}
+	for _, d := range live.Dirs() {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("a live sandbox's %s was removed", d)
+		}
+	}
+}

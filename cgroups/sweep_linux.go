@@ -1,0 +1,114 @@
+package cgroups
+
+import (
+	"errors"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// autoName matches New's automatic names, "<creator pid>-<n>".
+var autoName = regexp.MustCompile(`^([0-9]+)-[0-9]+$`)
+
+// Sweep removes the sandbox cgroups a dead process left behind under
+// parent (as in Config.Parent; "" is the default): directories with New's
+// automatic names whose creator no longer runs — a supervisor that was
+// SIGKILLed before its Destroy. Their processes are killed first, as
+// Destroy does. It returns the names it removed. Cgroups with names given
+// in Config.Name, and those whose creator's pid is in use again, are left
+// alone.
+func Sweep(l *Layout, parent string) ([]string, error) {
+	if l == nil {
+		var err error
+		if l, err = Detect(); err != nil {
+			return nil, err
+		}
+	}
+	p, err := cleanParent(parent)
+	if err != nil {
+		return nil, err
+	}
+	// Every place New may have used, per hierarchy.
+	type place struct {
+		h           *Hierarchy
+		dir, cgPath string
+	}
+	var places []place
+	add := func(h *Hierarchy, par string) {
+		base, basePath := h.Dir(), h.Path
+		if strings.HasPrefix(par, "/") {
+			base, basePath = h.resolve("/"), "/"
+		}
+		if base != "" {
+			places = append(places, place{h, filepath.Join(base, par), path.Join(basePath, par)})
+		}
+	}
+	if l.V2 != nil {
+		add(l.V2, p)
+		if parent == "" {
+			add(l.V2, "/"+p) // ownBusy's fallback
+		}
+	}
+	for _, h := range l.V1 {
+		add(h, p)
+	}
+
+	var names []string
+	found := map[string]*Cgroup{}
+	for _, pl := range places {
+		ents, err := os.ReadDir(pl.dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			m := autoName.FindStringSubmatch(e.Name())
+			if !e.IsDir() || m == nil {
+				continue
+			}
+			if pid, _ := strconv.Atoi(m[1]); pid == os.Getpid() || unix.Kill(pid, 0) != unix.ESRCH {
+				continue // the creator (or a process with its pid) runs
+			}
+			c := found[e.Name()]
+			if c == nil {
+				c = &Cgroup{name: e.Name(), l: l}
+				found[e.Name()] = c
+				names = append(names, e.Name())
+			}
+			n := &node{h: pl.h, dir: filepath.Join(pl.dir, e.Name()), cgPath: path.Join(pl.cgPath, e.Name())}
+			if !strings.HasPrefix(p, "/") && pl.h.Dir() != "" {
+				n.prune = parents(pl.h.Dir(), p)
+			}
+			if pl.h.Version == 2 {
+				c.v2 = n
+			} else {
+				c.v1 = append(c.v1, n)
+			}
+		}
+	}
+	slices.Sort(names)
+	var errs []error
+	for _, name := range names {
+		errs = append(errs, found[name].Destroy())
+	}
+	return names, errors.Join(errs...)
+}
+
+// parents lists the directories of relative parent p below base,
+// outermost first.
+func parents(base, p string) []string {
+	var out []string
+	dir := base
+	for _, el := range strings.Split(strings.Trim(p, "/"), "/") {
+		if el != "" {
+			dir = filepath.Join(dir, el)
+			out = append(out, dir)
+		}
+	}
+	return out
+}
