@@ -98,6 +98,7 @@ type Builder struct {
 	data   []byte
 	relocs []uint32 // offsets in data of 8-byte words holding arena offsets
 	names  map[Addr]string
+	strs   map[string]Addr // String's results, so repeated strings share storage
 
 	labels []int // step index bound to each label, -1 while unbound
 	fixups []fixup
@@ -120,7 +121,7 @@ type slot struct {
 // NewBuilder starts a program whose command receives numFiles descriptors
 // (0 … numFiles-1: stdin, stdout, stderr and extra files).
 func NewBuilder(numFiles int) *Builder {
-	b := &Builder{numFiles: numFiles, names: map[Addr]string{}}
+	b := &Builder{numFiles: numFiles, names: map[Addr]string{}, strs: map[string]Addr{}}
 	if numFiles < 0 || numFiles > maxFiles {
 		b.fail(fmt.Errorf("spawn: %d files: must be between 0 and %d", numFiles, maxFiles))
 	}
@@ -181,12 +182,17 @@ func (b *Builder) CloneFlags(flags uint64) {
 }
 
 // String places a NUL-terminated string in the data and returns its address.
+// Equal strings share storage: the child never writes to them.
 func (b *Builder) String(s string) Addr {
+	if a, ok := b.strs[s]; ok {
+		return a
+	}
 	if strings.IndexByte(s, 0) >= 0 {
 		b.fail(fmt.Errorf("spawn: string %q contains NUL", s))
 	}
 	a := b.Bytes(append([]byte(s), 0), 1)
 	b.names[a] = fmt.Sprintf("%q", s)
+	b.strs[s] = a
 	return a
 }
 

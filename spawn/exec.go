@@ -319,19 +319,22 @@ func (b *Builder) Seccomp(insns []unix.SockFilter, flags uint, listenerReg int, 
 	b.Call(c)
 }
 
-// Reaper turns the child into the pid-1 reaper of its new pid namespace:
-// it clones the command as its only child (which continues with the next
-// step), reaps every zombie, forwards catchable signals to the command and
-// exits with the command's status. Wait reports the command's exact status.
-// Steps before Reaper (and Pdeathsig in particular) apply to the reaper.
+// Reaper splits the child in two: it clones the command as its only child
+// (which continues with the next step) and stays behind to reap every
+// zombie, forward catchable signals to the command and exit with the
+// command's status; Wait reports the command's exact status. In a new pid
+// namespace (CLONE_NEWPID) the reaper is its pid 1; after a setns into an
+// existing pid namespace it is what puts the command there (setns only
+// affects children). Steps before Reaper (Pdeathsig in particular) apply to
+// the reaper.
 //
 // The reaper never execs: it shares the parent's address space until it
 // exits. It keeps its full capability set in the sandbox's user namespace,
 // so a command without CAP_SYS_PTRACE there cannot ptrace it; a privileged
 // parent is non-dumpable as well (see the package caveats).
 func (b *Builder) Reaper() {
-	if b.cloneFlags&unix.CLONE_NEWPID == 0 {
-		b.fail(errors.New("spawn: Reaper needs CLONE_NEWPID"))
+	if b.reaper {
+		b.fail(errors.New("spawn: Reaper called twice"))
 	}
 	b.reaper = true
 	b.Raw(Step{Nr: OpReaper}, StepInfo{"reaper", "pid 1 of the new pid namespace"})

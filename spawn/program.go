@@ -130,8 +130,8 @@ func (p *Program) verify() error {
 			if (s.Nr == OpCloseFds || s.Nr == OpDupFds) && i > 1 {
 				return bad(i, "descriptor steps may only be steps 0 and 1")
 			}
-			if s.Nr == OpReaper && p.cloneFlags&unix.CLONE_NEWPID == 0 {
-				return bad(i, "a reaper needs a new pid namespace")
+			if s.Nr == OpReaper && !p.reaper {
+				return bad(i, "reaper steps must come from Builder.Reaper")
 			}
 		} else if _, ok := syscallNames[s.Nr]; !ok {
 			return bad(i, "syscall %d is not in the step vocabulary", s.Nr)

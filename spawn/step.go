@@ -101,6 +101,8 @@ var syscallNames = map[uint32]string{
 	unix.SYS_UNLINKAT:               "unlinkat",
 	unix.SYS_FCHMOD:                 "fchmod",
 	unix.SYS_FCHOWN:                 "fchown",
+	unix.SYS_FCHOWNAT:               "fchownat",
+	unix.SYS_FCHMODAT:               "fchmodat",
 	unix.SYS_FCHDIR:                 "fchdir",
 	unix.SYS_CHDIR:                  "chdir",
 	unix.SYS_CHROOT:                 "chroot",

@@ -48,7 +48,7 @@ func TestVerifierRefuses(t *testing.T) {
 			b.Raw(Step{Nr: OpStore, Args: [6]uint64{dataOff, 0, 3}}, StepInfo{Op: "store"})
 		}, 2, "store"},
 		{"early-exec", func(b *Builder) { b.Exec("/bin/a", nil, nil) }, 2, "must list the errnos"},
-		{"reaper-without-pidns", func(b *Builder) { b.Raw(Step{Nr: OpReaper}, StepInfo{Op: "reaper"}) }, 2, "needs a new pid namespace"},
+		{"raw-reaper", func(b *Builder) { b.Raw(Step{Nr: OpReaper}, StepInfo{Op: "reaper"}) }, 2, "Builder.Reaper"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,0 +1,410 @@
+//go:build linux
+
+// Package oci turns an OCI runtime spec (github.com/opencontainers/
+// runtime-spec, v1.3.0) into a spawn program: it validates the spec, reports
+// every problem with its field path, and assembles the steps of the
+// namespaces, rootfs and creds compilers in the one order that works:
+//
+//	0  close_fds, dup_fds                 (spawn)
+//	   setns for joined namespaces        (namespaces; user first)
+//	   reaper                             (pid 1 of a new pid namespace, or
+//	                                       the waiter that puts the command
+//	                                       in a joined one)
+//	   enter the user namespace           (userns-first: maps, root inside)
+//	   oom_score_adj, rlimits             (creds)
+//	   root, mounts, devices              (rootfs, before pivot_root)
+//	   hostname, loopback up              (namespaces)
+//	   pivot_root, sysctls, masks, ro     (rootfs)
+//	   enter the user namespace           (userns-last: unshare, maps)
+//	   cwd, caps, ids, umask              (creds)
+//	   restore sigmask, mark exec, no_new_privs, seccomp, execve
+//
+// The package is pure in the sense that matters for tests: Compile opens
+// files (namespaces to join, the command's binary is not among them) but
+// starts nothing; Start spawns.
+package oci
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/gosandbox/sandbox/creds"
+	"github.com/gosandbox/sandbox/namespaces"
+	"github.com/gosandbox/sandbox/rootfs"
+	"github.com/gosandbox/sandbox/spawn"
+)
+
+// Annotations this package reads. Everything else in annotations is
+// ignored, as the runtime spec asks.
+const (
+	// AnnotationInit runs a pid-1 reaper ("true") in a new pid namespace:
+	// it reaps orphans, forwards signals and exits with the command's
+	// status. Without it the command is pid 1, as runc does.
+	AnnotationInit = "org.gosandbox.init"
+	// AnnotationUsernsLast ("true") creates every other namespace before
+	// the user namespace, for a privileged caller: mounts, hostname and
+	// network are set up as the caller and then belong to it, so nothing
+	// in the sandbox can change them whatever capabilities it holds.
+	AnnotationUsernsLast = "org.gosandbox.userns-last"
+	// AnnotationSetgroups ("allow" or "deny") for a new user namespace;
+	// the default allows it for a privileged caller.
+	AnnotationSetgroups = "org.gosandbox.setgroups"
+)
+
+// Options are the facts a spec does not hold.
+type Options struct {
+	// BundleDir resolves relative paths in the spec.
+	BundleDir string
+	// Files is how many descriptors the command receives (stdin, stdout,
+	// stderr, extra files); 0 means 3.
+	Files int
+	// Unprivileged compiles for a caller without privilege even when it is
+	// root (tests use it); by default the effective uid decides.
+	Unprivileged bool
+	// Extra, when set, is called to emit steps right before the user
+	// namespace is entered last, or before the identity change: the
+	// cgroup join steps of the runner.
+	Extra func(b *spawn.Builder)
+	// Seccomp, when set, emits the seccomp filter of the spec (the seccomp
+	// package's Install); a spec with linux.seccomp and no Seccomp fails.
+	Seccomp func(b *spawn.Builder, s *specs.LinuxSeccomp) error
+}
+
+// Compiled is a spec compiled for spawning: the program and the parent's
+// half of the setup. It may be started any number of times; Close releases
+// its descriptors.
+type Compiled struct {
+	Program  *spawn.Program
+	Warnings []string
+
+	ns              *namespaces.Plan
+	usernsLast      bool
+	reaper          bool
+	mapsAfterReaper bool
+}
+
+// Compile validates spec and compiles it. The error joins every problem
+// found, each naming its field path.
+func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
+	if spec == nil {
+		return nil, errors.New("oci: no spec")
+	}
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var warnings []string
+	errs = append(errs, checkTopLevel(spec, &warnings)...)
+
+	privileged := os.Geteuid() == 0 && !opts.Unprivileged
+	usernsLast := false
+	if v, ok := spec.Annotations[AnnotationUsernsLast]; ok {
+		switch v {
+		case "true":
+			usernsLast = privileged
+			if !privileged {
+				warnings = append(warnings, fmt.Sprintf("annotations[%q]: needs a privileged caller; the user namespace is created first", AnnotationUsernsLast))
+			}
+		case "false":
+		default:
+			bad("annotations[%q]: %q, want true or false", AnnotationUsernsLast, v)
+		}
+	}
+	setgroups := privileged
+	if v, ok := spec.Annotations[AnnotationSetgroups]; ok {
+		switch v {
+		case "allow":
+			if !privileged {
+				bad("annotations[%q]: an unprivileged caller's user namespace must deny setgroups", AnnotationSetgroups)
+			}
+		case "deny":
+			setgroups = false
+		default:
+			bad("annotations[%q]: %q, want allow or deny", AnnotationSetgroups, v)
+		}
+	}
+	init := false
+	if v, ok := spec.Annotations[AnnotationInit]; ok {
+		switch v {
+		case "true":
+			init = true
+		case "false":
+		default:
+			bad("annotations[%q]: %q, want true or false", AnnotationInit, v)
+		}
+	}
+
+	nsPlan, err := namespaces.Compile(spec, namespaces.Options{
+		Privileged: privileged, Euid: os.Geteuid(), Egid: os.Getegid(),
+		UsernsLast: usernsLast, Setgroups: setgroups,
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	have := map[specs.LinuxNamespaceType]bool{}
+	if spec.Linux != nil {
+		for _, ns := range spec.Linux.Namespaces {
+			have[ns.Type] = ns.Path == ""
+		}
+	}
+	if init && !have[specs.PIDNamespace] {
+		bad("annotations[%q]: a pid-1 reaper needs a new pid namespace", AnnotationInit)
+	}
+	ids := func(id uint32, gid bool) (uint32, bool) { return id, true }
+	mapped := func(uint32, bool) bool { return true }
+	if nsPlan != nil {
+		ids = nsPlan.ToHost
+		mapped = func(id uint32, gid bool) bool { _, ok := nsPlan.ToHost(id, gid); return ok }
+	}
+	setupAsCaller := nsPlan == nil || nsPlan.SetupAsCaller()
+	rootPlan, err := rootfs.Compile(spec, rootfs.Options{
+		BundleDir: opts.BundleDir, SetupAsCaller: setupAsCaller, Privileged: privileged,
+		ToHost: ids, Namespaces: have,
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	credPlan, err := creds.Compile(spec, creds.Options{Mapped: mapped, Setgroups: setgroups})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if spec.Linux != nil && spec.Linux.Seccomp != nil && opts.Seccomp == nil {
+		bad("linux.seccomp: no seccomp compiler was given (oci.Options.Seccomp)")
+	}
+	if err := errors.Join(errs...); err != nil {
+		if nsPlan != nil {
+			nsPlan.Close()
+		}
+		return nil, err
+	}
+	warnings = append(warnings, credPlan.Warnings()...)
+
+	files := opts.Files
+	if files == 0 {
+		files = 3
+	}
+	c := &Compiled{ns: nsPlan, usernsLast: usernsLast, Warnings: warnings}
+	b := spawn.NewBuilder(files)
+	b.CloneFlags(nsPlan.CloneFlags())
+	nsPlan.EmitJoins(b)
+	if init || nsPlan.JoinsPid() {
+		b.Reaper()
+		c.reaper = true
+	}
+	const scratch = 15
+	if !usernsLast {
+		nsPlan.EmitUser(b, scratch)
+	}
+	credPlan.EmitPrivileged(b, scratch)
+	rootPlan.EmitBuild(b)
+	nsPlan.EmitUTS(b)
+	nsPlan.EmitLoopback(b, scratch)
+	rootPlan.EmitPivot(b)
+	if opts.Extra != nil {
+		opts.Extra(b)
+	}
+	if usernsLast {
+		nsPlan.EmitUser(b, scratch)
+		c.mapsAfterReaper = c.reaper
+	} else {
+		// The sync ran in the command's process, which shares the user
+		// namespace the clone created: the reaper's /proc entry serves.
+		c.mapsAfterReaper = false
+	}
+	credPlan.EmitIdentity(b)
+	b.RestoreSigmask()
+	b.MarkExec()
+	credPlan.EmitNoNewPrivs(b)
+	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+		if err := opts.Seccomp(b, spec.Linux.Seccomp); err != nil {
+			nsPlan.Close()
+			return nil, fmt.Errorf("linux.seccomp: %w", err)
+		}
+	}
+	emitExec(b, spec.Process)
+	prog, err := b.Build()
+	nsPlan.Close() // the program holds its own copies
+	if err != nil {
+		return nil, fmt.Errorf("oci: %w", err)
+	}
+	c.Program = prog
+	return c, nil
+}
+
+// checkTopLevel refuses what this runtime does not implement and warns
+// about what it accepts but ignores.
+func checkTopLevel(spec *specs.Spec, warnings *[]string) []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if spec.Version != "" && !strings.HasPrefix(spec.Version, "1.") {
+		bad("ociVersion: %q is not a 1.x version", spec.Version)
+	}
+	if spec.Windows != nil {
+		bad("windows: not a Linux container")
+	}
+	if spec.Solaris != nil {
+		bad("solaris: not a Linux container")
+	}
+	if spec.VM != nil {
+		bad("vm: virtual-machine containers are not supported")
+	}
+	if spec.ZOS != nil {
+		bad("zos: not a Linux container")
+	}
+	if spec.Hooks != nil {
+		bad("hooks: not supported yet")
+	}
+	if p := spec.Process; p != nil {
+		if len(p.Args) == 0 {
+			bad("process.args: empty")
+		} else if p.Args[0] == "" {
+			bad("process.args[0]: empty")
+		}
+		if p.Terminal {
+			bad("process.terminal: not supported yet")
+		}
+		if p.CommandLine != "" {
+			bad("process.commandLine: Windows only")
+		}
+		if p.IOPriority != nil {
+			bad("process.ioPriority: not supported yet")
+		}
+		if p.Scheduler != nil {
+			bad("process.scheduler: not supported yet")
+		}
+		if p.ExecCPUAffinity != nil {
+			bad("process.execCPUAffinity: not supported yet")
+		}
+		if p.ApparmorProfile != "" {
+			*warnings = append(*warnings, "process.apparmorProfile: ignored (AppArmor profiles are not applied)")
+		}
+		if p.SelinuxLabel != "" {
+			*warnings = append(*warnings, "process.selinuxLabel: ignored (SELinux labels are not applied)")
+		}
+		for i, e := range p.Env {
+			if !strings.Contains(e, "=") {
+				bad("process.env[%d]: %q is not KEY=VALUE", i, e)
+			}
+		}
+	}
+	if l := spec.Linux; l != nil {
+		if l.Resources != nil {
+			bad("linux.resources: set limits through the runner (sandbox run, sandbox.Command)")
+		}
+		if l.CgroupsPath != "" {
+			bad("linux.cgroupsPath: not supported yet")
+		}
+		if l.IntelRdt != nil {
+			bad("linux.intelRdt: not supported")
+		}
+		if l.Personality != nil {
+			bad("linux.personality: not supported yet")
+		}
+		if l.MemoryPolicy != nil {
+			bad("linux.memoryPolicy: not supported yet")
+		}
+		if len(l.NetDevices) > 0 {
+			bad("linux.netDevices: not supported yet")
+		}
+		if l.MountLabel != "" {
+			*warnings = append(*warnings, "linux.mountLabel: ignored (SELinux labels are not applied)")
+		}
+	}
+	return errs
+}
+
+// defaultPath is searched when process.env has no PATH, as runc does.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// emitExec execs args[0]: directly when it holds a slash, else through
+// each $PATH directory of the command's environment in turn, inside the
+// new root (execvp semantics: ENOENT and EACCES fall through to the next
+// directory).
+func emitExec(b *spawn.Builder, p *specs.Process) {
+	arg0 := p.Args[0]
+	if strings.Contains(arg0, "/") {
+		b.Exec(arg0, p.Args, p.Env)
+		return
+	}
+	search := defaultPath
+	for _, e := range p.Env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			search = v
+		}
+	}
+	var dirs []string
+	for _, d := range strings.Split(search, ":") {
+		if d == "" {
+			d = "."
+		}
+		dirs = append(dirs, d)
+	}
+	argv := b.StringArray(p.Args)
+	envp := b.StringArray(p.Env)
+	for i, d := range dirs {
+		full := path.Join(d, arg0)
+		c := spawn.Call{Nr: unix.SYS_EXECVE, Args: []spawn.Arg{b.String(full).Arg(), argv.Arg(), envp.Arg()}, Op: "execve", Target: full}
+		if i < len(dirs)-1 {
+			c.OnErrno = []unix.Errno{unix.ENOENT, unix.EACCES}
+		}
+		b.Call(c)
+	}
+}
+
+// Start spawns the compiled sandbox. attr is as for spawn.Start; Start adds
+// the parent's half of the setup (the id maps) to its OnSync.
+func (c *Compiled) Start(attr *spawn.Attr) (*spawn.Process, error) {
+	return spawn.Start(c.Program, c.attr(attr))
+}
+
+// StartAsync is Start without waiting for the exec.
+func (c *Compiled) StartAsync(attr *spawn.Attr) (*spawn.Process, error) {
+	return spawn.StartAsync(c.Program, c.attr(attr))
+}
+
+func (c *Compiled) attr(a *spawn.Attr) *spawn.Attr {
+	if a == nil {
+		a = &spawn.Attr{}
+	}
+	n := *a
+	user := a.OnSync
+	n.OnSync = func(p *spawn.Process, id, val uint32) error {
+		if id == namespaces.SyncMaps {
+			pid := p.Pid
+			if c.mapsAfterReaper {
+				var err error
+				if pid, err = onlyChild(pid); err != nil {
+					return err
+				}
+			}
+			return c.ns.WriteMaps(pid)
+		}
+		if user != nil {
+			return user(p, id, val)
+		}
+		return fmt.Errorf("oci: unexpected sync point %d", id)
+	}
+	return &n
+}
+
+// onlyChild returns the single child of a reaper: the command, which
+// entered the user namespace after the reaper split off.
+func onlyChild(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return 0, fmt.Errorf("oci: the reaper's child: %w", err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 1 {
+		return 0, fmt.Errorf("oci: the reaper has %d children, want 1", len(f))
+	}
+	return strconv.Atoi(f[0])
+}
+
+// Close releases the program's descriptors.
+func (c *Compiled) Close() error { return c.Program.Close() }
