@@ -309,3 +309,24 @@ func ExampleCompile() {
 	// linux.seccomp.syscalls[1].action: unknown action "SCMP_ACT_EXPLODE"
 	// linux.seccomp.syscalls[2].args[0].op: unknown operator "SCMP_CMP_ROUGHLY"
 }
+
+func TestArchitectureErrors(t *testing.T) {
+	_, err := Compile(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86, specs.ArchS390X}})
+	if err == nil || !strings.Contains(err.Error(), "linux.seccomp.architectures[1]: SCMP_ARCH_S390X: cannot share a filter with the native") {
+		t.Errorf("big-endian arch on a little-endian host: %v", err)
+	}
+}
+
+func TestSocketcallWarning(t *testing.T) {
+	p := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86}, Syscalls: []specs.LinuxSyscall{
+		{Names: []string{"socket"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{{Index: 0, Value: unix.AF_ALG, Op: specs.OpEqualTo}}},
+	}}
+	f := mustCompile(t, p)
+	if len(f.Warnings) != 1 || !strings.Contains(f.Warnings[0], `linux.seccomp.syscalls[0]: argument checks on "socket" do not apply to i386 socketcall(2)`) {
+		t.Errorf("warnings %q", f.Warnings)
+	}
+	p.Architectures = nil
+	if f := mustCompile(t, p); len(f.Warnings) != 0 {
+		t.Errorf("native only: warnings %q", f.Warnings)
+	}
+}

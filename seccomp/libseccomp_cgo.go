@@ -113,6 +113,9 @@ func build(pl *plan) (*Filter, error) {
 			continue
 		}
 		if err := sf.AddArch(sa); err != nil {
+			if errors.Is(err, unix.EDOM) {
+				err = fmt.Errorf("cannot share a filter with the native %s (another byte order): %w", native, err)
+			}
 			errs = append(errs, fmt.Errorf("%s.architectures[%d]: %s: %w", fieldPrefix, i, a, err))
 			continue
 		}

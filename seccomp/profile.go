@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -355,6 +356,7 @@ func validate(p *specs.LinuxSeccomp) (*plan, error) {
 	}
 
 	pl.warnings = append(pl.warnings, overlapWarnings(pl)...)
+	pl.warnings = append(pl.warnings, socketcallWarnings(pl)...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -480,6 +482,36 @@ func overlapWarnings(pl *plan) []string {
 						break
 					}
 				}
+			}
+		}
+	}
+	return warns
+}
+
+// socketCalls are the calls i386 also reaches through socketcall(2), whose
+// arguments sit behind a pointer that BPF cannot read.
+var socketCalls = map[string]bool{
+	"socket": true, "socketpair": true, "bind": true, "connect": true, "listen": true, "accept": true,
+	"accept4": true, "getsockname": true, "getpeername": true, "send": true, "sendto": true, "recv": true,
+	"recvfrom": true, "shutdown": true, "setsockopt": true, "getsockopt": true, "sendmsg": true,
+	"recvmsg": true, "sendmmsg": true, "recvmmsg": true,
+}
+
+// socketcallWarnings flags argument checks on socket calls when the i386
+// ABI is allowed: libseccomp also allows socketcall(SYS_SOCKET…) for them,
+// and there the arguments cannot be checked (moby's AF_ALG bypass).
+func socketcallWarnings(pl *plan) []string {
+	if !slices.Contains(pl.arches, specs.ArchX86) {
+		return nil
+	}
+	var warns []string
+	for _, r := range pl.rules {
+		if len(r.conds) == 0 {
+			continue
+		}
+		for _, n := range r.names {
+			if socketCalls[n] {
+				warns = append(warns, fmt.Sprintf("%s: argument checks on %q do not apply to i386 socketcall(2), whose arguments BPF cannot read; deny socketcall to close the gap", r.path(), n))
 			}
 		}
 	}
