@@ -54,6 +54,12 @@ func (f *Filter) Install(b *spawn.Builder) { f.InstallWith(b, InstallOptions{}) 
 // only), and execve or execveat. A failure report also needs write and
 // exit_group.
 //
+// For a notify filter the caller must answer the sync point: pass
+// OnSync(handle, next) (or a callback that calls TakeListener) as
+// spawn.Attr.OnSync, or Start fails. A supervisor that serves the listener
+// must run concurrently with Start, since the child may make notified
+// calls before it execs (execve itself, if the profile notifies it).
+//
 // A nil f appends a step the spawn verifier refuses, so Build fails: a
 // program never silently runs without the filter its caller meant to load.
 func (f *Filter) InstallWith(b *spawn.Builder, o InstallOptions) {
