@@ -4,6 +4,13 @@
 # issue 2 marked met or missed. Called by `make bench` (which builds the C
 # harness first); it also works on its own.
 #
+# Methods: C/posix_spawn (glibc, the reference), C/vfork, C/clone_vm (an
+# aspawn-like clone(CLONE_VM) on a reused stack, blocking read on a
+# close-on-exec pipe), C/fork; Spawn/*/spawn (spawn.Start + Wait),
+# spawnAsync (StartAsync, <-Started, Wait), osexec (exec.Command().Run()),
+# forkexec (syscall.ForkExec + Wait4). Children: bin/bench/nop (static, no
+# libc: exit_group(0)) and /bin/true (glibc start-up ~0.5 ms here).
+#
 # Each round runs every group once in every mode, interleaved, so slow
 # drifts of the machine hit all methods alike. Unpinned runs on this VM are
 # bimodal (the child lands on either vCPU), so the tables show the median
@@ -14,6 +21,7 @@
 #   BENCH_TIME    Go -benchtime per benchmark and round (default 0.3s)
 #   BENCH_MODES   modes to run (default "pinned unpinned")
 #   BENCH_GO      Go -bench regexp (default ^BenchmarkSpawn)
+#   BENCH_GROUPS  groups to run (default "spawn_c spawn_go sandbox_peers")
 #   BENCH_OUT     output directory (default bench/out/<date-time>)
 #
 # Output: $OUT/results.tsv has one row per measurement and round
@@ -41,7 +49,7 @@ NOP=$BINDIR/nop
 SPAWNBENCH=$BINDIR/spawnbench
 TESTBIN=$BINDIR/spawn.test
 
-BENCH_GROUPS=(spawn_c spawn_go sandbox_peers)
+read -ra BENCH_GROUPS <<<"${BENCH_GROUPS:-spawn_c spawn_go sandbox_peers}"
 
 mkdir -p "$OUT/raw"
 RESULTS=$OUT/results.tsv
@@ -97,6 +105,7 @@ c_run() {
 group_spawn_c() {
 	c_run posix_spawn/static -m posix_spawn -n 3000 "$NOP"
 	c_run vfork/static -m vfork -n 3000 "$NOP"
+	c_run clone_vm/static -m clone_vm -n 3000 "$NOP"
 	c_run fork/static -m fork -n 1000 "$NOP"
 	c_run posix_spawn/true -m posix_spawn -n 400 -w 20 /bin/true
 	c_run vfork/true -m vfork -n 400 -w 20 /bin/true
@@ -234,7 +243,7 @@ report_spawn() {
 	for c in static true; do
 		table "spawn-to-reap, $c child, sequential (µs: p50 per spawn, mean, parent CPU per spawn)" \
 			p50-µs mean-µs parent-cpu-µs/op -- \
-			C/vfork/$c C/posix_spawn/$c $([[ $c == static ]] && echo C/fork/$c) \
+			C/vfork/$c C/posix_spawn/$c $([[ $c == static ]] && echo C/clone_vm/$c C/fork/$c) \
 			Spawn/$c/spawn Spawn/$c/spawnAsync Spawn/$c/osexec Spawn/$c/forkexec
 	done
 	table "throughput, static child, G concurrent spawners (spawns/s; parent CPU µs per spawn)" \

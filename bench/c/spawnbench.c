@@ -12,7 +12,7 @@
  *                     threads) per timed spawn, in µs
  *   rate              timed spawns per second of wall time (throughput)
  *
- * Usage: spawnbench [-m posix_spawn|vfork|fork] [-n N] [-k K] [-w W] [-E]
+ * Usage: spawnbench [-m posix_spawn|vfork|fork|clone_vm] [-n N] [-k K] [-w W] [-E]
  *                   PATH [ARG...]
  *   -n  timed spawns in total (default 2000), split over the K threads
  *   -k  concurrent spawner threads (default 1)
@@ -23,7 +23,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +37,8 @@
 
 extern char **environ;
 
-enum method { M_POSIX_SPAWN, M_VFORK, M_FORK };
-static const char *const method_names[] = { "posix_spawn", "vfork", "fork" };
+enum method { M_POSIX_SPAWN, M_VFORK, M_FORK, M_CLONE_VM };
+static const char *const method_names[] = { "posix_spawn", "vfork", "fork", "clone_vm" };
 
 static enum method method = M_POSIX_SPAWN;
 static const char *path;
@@ -68,10 +70,21 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-static void spawn_one(void)
+/* The clone_vm child: it shares the parent's memory until execve. */
+static int clone_child(void *arg)
+{
+	(void)arg;
+	execve(path, child_argv, child_env);
+	_exit(127);
+}
+
+enum { CLONE_STACK = 64 << 10 };
+
+static void spawn_one(char *stack_top)
 {
 	pid_t pid = -1;
-	int st, err;
+	int st, err, p[2];
+	char c;
 
 	switch (method) {
 	case M_POSIX_SPAWN:
@@ -93,6 +106,16 @@ static void spawn_one(void)
 			_exit(127);
 		}
 		break;
+	case M_CLONE_VM:
+		if (pipe2(p, O_CLOEXEC) < 0)
+			die("pipe2", errno);
+		pid = clone(clone_child, stack_top, CLONE_VM | SIGCHLD, NULL);
+		close(p[1]);
+		if (pid > 0)
+			while (read(p[0], &c, 1) < 0 && errno == EINTR)
+				;
+		close(p[0]);
+		break;
 	}
 	if (pid < 0)
 		die(method_names[method], errno);
@@ -108,15 +131,23 @@ static void spawn_one(void)
 static void *worker(void *arg)
 {
 	double *mine = lat + (long)arg * per_thread;
+	char *stack = NULL, *top = NULL;
 
+	if (method == M_CLONE_VM) {
+		stack = malloc(CLONE_STACK);
+		if (!stack)
+			die("malloc", ENOMEM);
+		top = stack + CLONE_STACK;
+	}
 	for (long i = 0; i < warmup; i++)
-		spawn_one();
+		spawn_one(top);
 	pthread_barrier_wait(&barrier);
 	for (long i = 0; i < per_thread; i++) {
 		double t0 = now_us();
-		spawn_one();
+		spawn_one(top);
 		mine[i] = now_us() - t0;
 	}
+	free(stack);
 	return NULL;
 }
 
@@ -134,7 +165,7 @@ static double pct(const double *v, long n, double p)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: spawnbench [-m posix_spawn|vfork|fork] [-n N] [-k K] [-w W] [-E] PATH [ARG...]\n");
+	fprintf(stderr, "usage: spawnbench [-m posix_spawn|vfork|fork|clone_vm] [-n N] [-k K] [-w W] [-E] PATH [ARG...]\n");
 	exit(2);
 }
 
@@ -152,6 +183,8 @@ int main(int argc, char **argv)
 				method = M_VFORK;
 			else if (!strcmp(optarg, "fork"))
 				method = M_FORK;
+			else if (!strcmp(optarg, "clone_vm"))
+				method = M_CLONE_VM;
 			else
 				usage();
 			break;
