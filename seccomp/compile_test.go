@@ -330,3 +330,32 @@ func TestSocketcallWarning(t *testing.T) {
 		t.Errorf("native only: warnings %q", f.Warnings)
 	}
 }
+
+// Different profiles compile concurrently: libseccomp contexts are
+// independent, and the cache takes them in parallel.
+func TestCompileConcurrentProfiles(t *testing.T) {
+	filterCache.reset()
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := DefaultProfile()
+			p.DefaultErrnoRet = uintp(uint(100 + i))
+			f, err := Compile(p)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ret, _, err := runBPF(f.Insns, sys(t, unix.SYS_MOUNT))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if got, want := actionString(ret), fmt.Sprintf("ERRNO(%s)", unix.ErrnoName(unix.Errno(100+i))); got != want {
+				t.Errorf("profile %d: mount: %s, want %s", i, got, want)
+			}
+		}()
+	}
+	wg.Wait()
+}
