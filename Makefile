@@ -9,7 +9,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 BIN := bin
 
-.PHONY: all deps build demo test test-unit test-arch vet bench clean
+.PHONY: all deps build demo test test-arch vet bench clean
 
 all: build
 
@@ -37,8 +37,11 @@ test-arch:
 	GOARCH=arm64 CGO_ENABLED=0 $(GO) vet ./spawn/
 	GOARCH=arm64 CGO_ENABLED=0 $(GO) test -c -o /dev/null ./spawn/
 
+# test runs every test as root (privileged tests run for real), then again
+# as an unprivileged user (scripts/test-unprivileged.sh).
 test: deps vet test-arch
 	$(GO) test -race -count=1 -timeout 20m ./...
+	GO=$(GO) ./scripts/test-unprivileged.sh
 
 bench: deps bench-c
 	@./scripts/bench.sh

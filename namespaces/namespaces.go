@@ -83,7 +83,8 @@ var nsFlags = map[specs.LinuxNamespaceType]uint64{
 
 // Compile validates the namespace fields of spec and opens the namespaces
 // to join. Every problem is reported, each with its field path. The
-// returned Plan owns the opened files until Close.
+// returned Plan owns the opened files until Close; on error it is still
+// returned (its files closed) for ToHost.
 func Compile(spec *specs.Spec, opts Options) (*Plan, error) {
 	p := &Plan{opts: opts}
 	var errs []error
@@ -192,8 +193,10 @@ func Compile(spec *specs.Spec, opts Options) (*Plan, error) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
+		// The plan still answers ToHost, so the caller can check ids
+		// against the maps and report those problems too.
 		p.Close()
-		return nil, err
+		return p, err
 	}
 	return p, nil
 }

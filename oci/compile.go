@@ -177,9 +177,7 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 		bad("linux.seccomp: no seccomp compiler was given (oci.Options.Seccomp)")
 	}
 	if err := errors.Join(errs...); err != nil {
-		if nsPlan != nil {
-			nsPlan.Close()
-		}
+		nsPlan.Close()
 		return nil, err
 	}
 	warnings = append(warnings, credPlan.Warnings()...)
@@ -356,8 +354,9 @@ func emitExec(b *spawn.Builder, p *specs.Process) {
 	}
 }
 
-// Start spawns the compiled sandbox. attr is as for spawn.Start; Start adds
-// the parent's half of the setup (the id maps) to its OnSync.
+// Start spawns the compiled sandbox. attr is as for spawn.Start (nil Files
+// leave every descriptor closed); Start adds the parent's half of the setup
+// (the id maps) to its OnSync.
 func (c *Compiled) Start(attr *spawn.Attr) (*spawn.Process, error) {
 	return spawn.Start(c.Program, c.attr(attr))
 }
@@ -372,6 +371,9 @@ func (c *Compiled) attr(a *spawn.Attr) *spawn.Attr {
 		a = &spawn.Attr{}
 	}
 	n := *a
+	if n.Files == nil {
+		n.Files = make([]*os.File, c.Program.NumFiles())
+	}
 	user := a.OnSync
 	n.OnSync = func(p *spawn.Process, id, val uint32) error {
 		if id == namespaces.SyncMaps {

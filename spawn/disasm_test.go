@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gosandbox/sandbox/internal/testutil"
 )
 
 // TestInterpreterIsRuntimeFree disassembles childMain in a copy of this
@@ -18,6 +20,9 @@ import (
 // (morestack, write barriers, race hooks, panics), a stack-bound check, or
 // a frame that could approach the child's stack.
 func TestInterpreterIsRuntimeFree(t *testing.T) {
+	if testutil.UnprivilegedPass() {
+		testutil.SkipAlways(t, "needs the Go toolchain's caches; runs in the root pass")
+	}
 	exe := filepath.Join(t.TempDir(), "spawn.test")
 	args := []string{"test", "-c", "-o", exe}
 	if raceEnabled {

@@ -28,7 +28,9 @@ type Probe struct {
 	Mounts               []Mount
 	Env                  []string
 	Dumpable             int
-	TtyNr                int // field 7 of /proc/self/stat: the controlling terminal
+	TtyNr                int               // field 7 of /proc/self/stat: the controlling terminal
+	Namespaces           map[string]string // /proc/self/ns/<type> → "net:[4026531840]"
+	OOMScoreAdj          string
 }
 
 // Mount is one line of /proc/self/mountinfo.
@@ -105,6 +107,13 @@ func probe(args []string) error {
 	sort.Strings(p.Env)
 	d, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
 	p.Dumpable = d
+	p.Namespaces = map[string]string{}
+	for _, ns := range []string{"user", "mnt", "pid", "net", "ipc", "uts", "cgroup", "time"} {
+		if l, err := os.Readlink("/proc/self/ns/" + ns); err == nil {
+			p.Namespaces[ns] = l
+		}
+	}
+	p.OOMScoreAdj = readTrim("/proc/self/oom_score_adj")
 	if b, err := os.ReadFile("/proc/self/stat"); err == nil {
 		// The command name may hold spaces; fields resume after its ')'.
 		if i := strings.LastIndexByte(string(b), ')'); i > 0 {

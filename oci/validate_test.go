@@ -1,0 +1,123 @@
+//go:build linux
+
+package oci_test
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	sandbox "github.com/gosandbox/sandbox"
+	"github.com/gosandbox/sandbox/oci"
+	"github.com/gosandbox/sandbox/spawn"
+)
+
+// TestValidationListsEveryError feeds a spec with many mistakes: the error
+// must name each field path, and nothing may be left behind.
+func TestValidationListsEveryError(t *testing.T) {
+	fdsBefore := countFds(t)
+	mountsBefore, _ := os.ReadFile("/proc/self/mountinfo")
+	s := sandbox.DefaultSpec(sandbox.DefaultOptions{Args: []string{"/bin/true"}})
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"}, specs.LinuxNamespace{Type: specs.PIDNamespace},
+		specs.LinuxNamespace{Type: specs.TimeNamespace})
+	s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 10}}
+	s.Mounts = append(s.Mounts,
+		specs.Mount{Destination: "relative/path", Type: "tmpfs"},
+		specs.Mount{Destination: "/bindless", Type: "bind"},
+		specs.Mount{Destination: "/remount", Type: "tmpfs", Options: []string{"remount"}},
+		specs.Mount{Destination: "/notype"},
+		specs.Mount{Destination: "/missing", Type: "bind", Source: "/nonexistent/source"},
+	)
+	s.Process.User.UID = 70000
+	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_BOGUS"}}
+	s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_BOGUS"}, specs.POSIXRlimit{Type: "RLIMIT_CPU", Soft: 10, Hard: 5})
+	adj := 5000
+	s.Process.OOMScoreAdj = &adj
+	s.Process.Cwd = "relative"
+	s.Process.Terminal = true
+	s.Process.Env = append(s.Process.Env, "NOEQUALS")
+	s.Linux.Sysctl = map[string]string{"kernel.panic": "1"}
+	s.Linux.RootfsPropagation = "sideways"
+	s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/x", Type: "x"}}
+	s.Linux.Resources = &specs.LinuxResources{}
+	s.Hooks = &specs.Hooks{}
+	s.Windows = &specs.Windows{}
+
+	_, err := oci.Compile(s, oci.Options{})
+	if err == nil {
+		t.Fatal("Compile accepted the spec")
+	}
+	for _, want := range []string{
+		`linux.namespaces[7].type: unknown namespace type "bogus"`,
+		`linux.namespaces[8].type: pid namespace already given at linux.namespaces[2]`,
+		`linux.timeOffsets: time namespace offsets are not supported yet`,
+		`.destination: "relative/path" is not absolute`,
+		`.source: a bind mount needs a source`,
+		`.options: option "remount"`,
+		`.type: required for a mount that is not a bind mount`,
+		`.source: stat /nonexistent/source: no such file or directory`,
+		`process.user.uid: 70000 is not mapped in linux.uidMappings`,
+		`process.capabilities.bounding[0]: unknown capability "CAP_BOGUS"`,
+		`process.rlimits[1].type: unknown resource "RLIMIT_BOGUS"`,
+		`process.rlimits[2]: soft limit 10 above hard limit 5`,
+		`process.oomScoreAdj: 5000`,
+		`process.cwd: "relative" is not absolute`,
+		`process.terminal: not supported yet`,
+		`process.env[2]: "NOEQUALS" is not KEY=VALUE`,
+		`linux.sysctl["kernel.panic"]: not a namespaced sysctl`,
+		`linux.rootfsPropagation: "sideways"`,
+		`linux.devices[0].type: "x"`,
+		`linux.resources:`,
+		`hooks: not supported yet`,
+		`windows: not a Linux container`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not report %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("the error:\n%v", err)
+	}
+	var ve *spawn.VerifyError
+	if errors.As(err, &ve) {
+		t.Errorf("a spec error reached the verifier: %v", ve)
+	}
+	if got := countFds(t); got != fdsBefore {
+		t.Errorf("descriptors %d → %d", fdsBefore, got)
+	}
+	if after, _ := os.ReadFile("/proc/self/mountinfo"); string(after) != string(mountsBefore) {
+		t.Errorf("the host's mounts changed")
+	}
+}
+
+func TestValidationNamespaceFields(t *testing.T) {
+	s := &specs.Spec{Process: &specs.Process{Args: []string{"/bin/true"}, Cwd: "/"}, Hostname: "h", Domainname: "d",
+		Linux: &specs.Linux{UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1, Size: 0}}}}
+	_, err := oci.Compile(s, oci.Options{})
+	for _, want := range []string{"hostname: setting the hostname needs a uts namespace", "domainname: setting the domain name needs a uts namespace",
+		"linux.uidMappings: id mappings given without a new user namespace"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in %v", want, err)
+		}
+	}
+	s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.UserNamespace}, {Type: specs.NetworkNamespace, Path: "/etc/passwd"}}
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}, {ContainerID: 5, HostID: 2000, Size: 10}}
+	_, err = oci.Compile(s, oci.Options{})
+	for _, want := range []string{"linux.uidMappings[1]: container ids overlap linux.uidMappings[0]",
+		"linux.namespaces[1].path: /etc/passwd is not a namespace file", "a new user namespace needs uidMappings and gidMappings"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in %v", want, err)
+		}
+	}
+}
+
+func countFds(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
