@@ -10,6 +10,7 @@ import (
 
 	"github.com/gosandbox/sandbox/oci"
 	"github.com/gosandbox/sandbox/rootfs"
+	"github.com/gosandbox/sandbox/seccomp"
 )
 
 // DefaultPath is the PATH of the default environment.
@@ -54,8 +55,9 @@ type DefaultOptions struct {
 // ipc, uts, net and cgroup namespaces; ids that never map to host root;
 // read-only binds of the host's system directories on an empty read-only
 // tmpfs root; a tmpfs /tmp; a fresh /proc with the usual masked and
-// read-only paths; a minimal /dev; no capabilities; no_new_privs; hostname
-// "sandbox"; a pid-1 reaper; and a cleared environment.
+// read-only paths; a minimal /dev; no capabilities; no_new_privs; the
+// default seccomp profile; hostname "sandbox"; a pid-1 reaper; and a
+// cleared environment.
 func DefaultSpec(o DefaultOptions) *specs.Spec {
 	privileged := os.Geteuid() == 0 && !o.Unprivileged
 	hostname := o.Hostname
@@ -136,6 +138,7 @@ func DefaultSpec(o DefaultOptions) *specs.Spec {
 				"/sys/firmware", "/sys/devices/virtual/powercap",
 			},
 			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
+			Seccomp:       seccomp.DefaultProfile(),
 		},
 	}
 }

@@ -19,18 +19,24 @@
 //	   cwd, caps, ids, umask              (creds)
 //	   restore sigmask, mark exec, no_new_privs, seccomp, execve
 //
+// Seccomp loads last, right before the exec; a process without
+// no_new_privs loads it before its identity change instead, while it still
+// holds CAP_SYS_ADMIN (the profile must then allow the rest of the setup).
+//
 // The package is pure in the sense that matters for tests: Compile opens
 // files (namespaces to join, the command's binary is not among them) but
 // starts nothing; Start spawns.
 package oci
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -38,6 +44,7 @@ import (
 	"github.com/gosandbox/sandbox/creds"
 	"github.com/gosandbox/sandbox/namespaces"
 	"github.com/gosandbox/sandbox/rootfs"
+	"github.com/gosandbox/sandbox/seccomp"
 	"github.com/gosandbox/sandbox/spawn"
 )
 
@@ -72,9 +79,12 @@ type Options struct {
 	// namespace is entered last, or before the identity change: the
 	// cgroup join steps of the runner.
 	Extra func(b *spawn.Builder)
-	// Seccomp, when set, emits the seccomp filter of the spec (the seccomp
-	// package's Install); a spec with linux.seccomp and no Seccomp fails.
-	Seccomp func(b *spawn.Builder, s *specs.LinuxSeccomp) error
+	// ContainerID names the container in the state sent to a seccomp
+	// agent at linux.seccomp.listenerPath.
+	ContainerID string
+	// OnListener receives the listener of a notify filter when the profile
+	// has no listenerPath; it owns the file. Required for such profiles.
+	OnListener func(p *spawn.Process, listener *os.File) error
 }
 
 // Compiled is a spec compiled for spawning: the program and the parent's
@@ -88,6 +98,8 @@ type Compiled struct {
 	usernsLast      bool
 	reaper          bool
 	mapsAfterReaper bool
+	filter          *seccomp.Filter // nil without linux.seccomp
+	opts            Options
 }
 
 // Compile validates spec and compiles it. The error joins every problem
@@ -173,20 +185,33 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if spec.Linux != nil && spec.Linux.Seccomp != nil && opts.Seccomp == nil {
-		bad("linux.seccomp: no seccomp compiler was given (oci.Options.Seccomp)")
+	var filter *seccomp.Filter
+	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+		// The seccomp package's errors carry their field paths.
+		f, err := seccomp.Compile(spec.Linux.Seccomp)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			filter = f
+			if f.Notify && f.ListenerPath == "" && opts.OnListener == nil {
+				bad("linux.seccomp.listenerPath: a profile with SCMP_ACT_NOTIFY needs a listener path (or oci.Options.OnListener)")
+			}
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		nsPlan.Close()
 		return nil, err
 	}
 	warnings = append(warnings, credPlan.Warnings()...)
+	if filter != nil {
+		warnings = append(warnings, filter.Warnings...)
+	}
 
 	files := opts.Files
 	if files == 0 {
 		files = 3
 	}
-	c := &Compiled{ns: nsPlan, usernsLast: usernsLast, Warnings: warnings}
+	c := &Compiled{ns: nsPlan, usernsLast: usernsLast, Warnings: warnings, filter: filter, opts: opts}
 	b := spawn.NewBuilder(files)
 	b.CloneFlags(nsPlan.CloneFlags())
 	nsPlan.EmitJoins(b)
@@ -194,7 +219,7 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 		b.Reaper()
 		c.reaper = true
 	}
-	const scratch = 15
+	const scratch = 14 // seccomp.DefaultListenerReg is 15
 	if !usernsLast {
 		nsPlan.EmitUser(b, scratch)
 	}
@@ -214,15 +239,20 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 		// namespace the clone created: the reaper's /proc entry serves.
 		c.mapsAfterReaper = false
 	}
+	// Without no_new_privs the kernel loads a filter only for a holder of
+	// CAP_SYS_ADMIN, which the identity change may drop: load it before,
+	// as runc does (the profile must then allow the remaining setup).
+	early := filter != nil && !credPlan.NoNewPrivs()
+	if early {
+		filter.InstallWith(b, seccomp.InstallOptions{AllowNewPrivs: true})
+	}
 	credPlan.EmitIdentity(b)
 	b.RestoreSigmask()
 	b.MarkExec()
 	credPlan.EmitNoNewPrivs(b)
-	if spec.Linux != nil && spec.Linux.Seccomp != nil {
-		if err := opts.Seccomp(b, spec.Linux.Seccomp); err != nil {
-			nsPlan.Close()
-			return nil, fmt.Errorf("linux.seccomp: %w", err)
-		}
+	if filter != nil && !early {
+		// Last before exec: the filter may forbid the setup's syscalls.
+		filter.InstallWith(b, seccomp.InstallOptions{AllowNewPrivs: true})
 	}
 	emitExec(b, spec.Process)
 	prog, err := b.Build()
@@ -376,6 +406,9 @@ func (c *Compiled) attr(a *spawn.Attr) *spawn.Attr {
 	}
 	user := a.OnSync
 	n.OnSync = func(p *spawn.Process, id, val uint32) error {
+		if id == seccomp.SyncListener && c.filter != nil {
+			return c.takeListener(p, val)
+		}
 		if id == namespaces.SyncMaps {
 			pid := p.Pid
 			if c.mapsAfterReaper {
@@ -392,6 +425,29 @@ func (c *Compiled) attr(a *spawn.Attr) *spawn.Attr {
 		return fmt.Errorf("oci: unexpected sync point %d", id)
 	}
 	return &n
+}
+
+// takeListener hands a notify filter's listener to its seccomp agent
+// (linux.seccomp.listenerPath, with the container state, as runtime-spec
+// config-linux.md says) or to Options.OnListener.
+func (c *Compiled) takeListener(p *spawn.Process, fd uint32) error {
+	l, err := seccomp.TakeListener(p, fd)
+	if err != nil {
+		return err
+	}
+	if c.filter.ListenerPath == "" {
+		return c.opts.OnListener(p, l)
+	}
+	defer l.Close()
+	st := specs.ContainerProcessState{
+		Pid:      p.Pid,
+		Metadata: c.filter.ListenerMetadata,
+		State: specs.State{Version: specs.Version, ID: c.opts.ContainerID, Status: specs.StateCreating,
+			Pid: p.Pid, Bundle: c.opts.BundleDir},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return seccomp.SendListener(ctx, c.filter.ListenerPath, l, st)
 }
 
 // onlyChild returns the single child of a reaper: the command, which

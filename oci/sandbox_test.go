@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	sandbox "github.com/gosandbox/sandbox"
 	"github.com/gosandbox/sandbox/internal/testutil"
@@ -288,7 +289,9 @@ func TestUserNamespaceFirst(t *testing.T) {
 	if p.Status["CapEff"] != "0000000000201000" {
 		t.Errorf("CapEff %s", p.Status["CapEff"])
 	}
-	// With CAP_SYS_ADMIN over its own mount namespace it may mount.
+	// With CAP_SYS_ADMIN over its own mount namespace it may mount (once
+	// the default seccomp profile, which forbids mount, is taken away).
+	s.Linux.Seccomp = nil
 	s.Process.Args = []string{"/checker", "syscall", "mount-tmpfs", "/tmp"}
 	if got := check(t, s); got != "ok" {
 		t.Errorf("mount with CAP_SYS_ADMIN in a user-namespace-first sandbox: %s", got)
@@ -307,6 +310,7 @@ func TestUsernsLastLocksEverything(t *testing.T) {
 	} {
 		s := defaultSpec(t, args...)
 		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+		s.Linux.Seccomp = nil // the namespaces alone must hold
 		if got := check(t, s); got != "EPERM" {
 			t.Errorf("%v with CAP_SYS_ADMIN: %s, want EPERM", args, got)
 		}
@@ -389,5 +393,35 @@ func TestOCIRootPath(t *testing.T) {
 	out, st := run(t, s, oci.Options{})
 	if st.ExitCode() != 0 || !strings.HasPrefix(string(out), "from-bundle\n") {
 		t.Errorf("%v %q", st, out)
+	}
+}
+
+// TestDefaultSandboxSeccomp: the default sandbox runs under the default
+// profile; without it (unconfined) the same calls reach the kernel.
+func TestDefaultSandboxSeccomp(t *testing.T) {
+	requireUserNS(t)
+	p := getProbe(t, defaultSpec(t, "probe"))
+	if p.Status["Seccomp"] != "2" || p.Status["Seccomp_filters"] != "1" {
+		t.Errorf("Seccomp %q filters %q, want one filter", p.Status["Seccomp"], p.Status["Seccomp_filters"])
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"seccomp", "call", strconv.Itoa(unix.SYS_KEYCTL), "0"}, "EPERM"},
+		{[]string{"seccomp", "call", strconv.Itoa(unix.SYS_BPF), "0"}, "EPERM"},
+		{[]string{"seccomp", "call", strconv.Itoa(unix.SYS_UNSHARE), strconv.Itoa(unix.CLONE_NEWUSER)}, "EPERM"},
+		{[]string{"seccomp", "call", strconv.Itoa(unix.SYS_CLONE3), "0", "0"}, "ENOSYS"},
+		{[]string{"seccomp", "call", "1000"}, "ENOSYS"},
+		{[]string{"seccomp", "call", strconv.Itoa(unix.SYS_IOCTL), "0", strconv.Itoa(unix.TIOCSTI), "0"}, "EIO"},
+	} {
+		if got := check(t, defaultSpec(t, c.args...)); got != c.want {
+			t.Errorf("%v: %q, want %q", c.args, got, c.want)
+		}
+	}
+	s := defaultSpec(t, "probe")
+	s.Linux.Seccomp = nil
+	if p := getProbe(t, s); p.Status["Seccomp"] != "0" {
+		t.Errorf("unconfined sandbox has Seccomp %q", p.Status["Seccomp"])
 	}
 }
