@@ -323,6 +323,9 @@ main() {
 		echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
 		echo "pinned = taskset -c 0 (GOMAXPROCS 1); unpinned = all CPUs; static child = $NOP"
 	} | tee "$OUT/summary.txt" >&2
+	if awk '{ exit !($1 > 1.0) }' /proc/loadavg; then
+		log "bench: warning: the machine is busy (load $(cut -d' ' -f1 /proc/loadavg)); other work skews spawn timings"
+	fi
 	for ROUND in $(seq 1 "$ROUNDS"); do
 		for mode in "${MODES[@]}"; do
 			set_mode "$mode"
