@@ -60,6 +60,7 @@ type Plan struct {
 	hostname   *string
 	domainname *string
 	newNet     bool
+	newCgroup  bool
 	joinsPid   bool
 }
 
@@ -115,6 +116,13 @@ func Compile(spec *specs.Spec, opts Options) (*Plan, error) {
 				if opts.UsernsLast {
 					continue
 				}
+			}
+			if ns.Type == specs.CgroupNamespace {
+				// Created by EmitCgroup, once the child sits in its own
+				// cgroups: a cgroup namespace's root is fixed when it is
+				// made, and cgroup v1 joins happen after the clone.
+				p.newCgroup = true
+				continue
 			}
 			p.cloneFlags |= flag
 			if ns.Type == specs.NetworkNamespace {
@@ -356,6 +364,15 @@ func (p *Plan) WriteMaps(pid int) error {
 		return fmt.Errorf("namespaces: write %sgid_map: %w", dir, err)
 	}
 	return nil
+}
+
+// EmitCgroup creates the new cgroup namespace, if any, rooted at the cgroups
+// the child is in when it runs: place it after the cgroup joins.
+func (p *Plan) EmitCgroup(b *spawn.Builder) {
+	if p.newCgroup {
+		b.Call(spawn.Call{Nr: unix.SYS_UNSHARE, Args: []spawn.Arg{spawn.Imm(unix.CLONE_NEWCGROUP)},
+			Op: "unshare", Target: "cgroup namespace"})
+	}
 }
 
 // EmitUTS sets hostname and domainname.

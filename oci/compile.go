@@ -15,8 +15,9 @@
 //	   root, mounts, devices              (rootfs, before pivot_root)
 //	   hostname, loopback up              (namespaces)
 //	   pivot_root, sysctls, masks, ro     (rootfs)
+//	   cgroup joins (Options.Extra), then the new cgroup namespace
 //	   enter the user namespace           (userns-last: unshare, maps)
-//	   cwd, caps, ids, umask              (creds)
+//	   setsid; cwd, caps, ids, umask      (creds)
 //	   restore sigmask, mark exec, no_new_privs, seccomp, execve
 //
 // Seccomp loads last, right before the exec; a process without
@@ -85,6 +86,14 @@ type Options struct {
 	// OnListener receives the listener of a notify filter when the profile
 	// has no listenerPath; it owns the file. Required for such profiles.
 	OnListener func(p *spawn.Process, listener *os.File) error
+	// Path, when set, is the program to execute instead of
+	// process.args[0] (which stays argv[0]); without a slash it is searched
+	// in the command's $PATH inside the sandbox.
+	Path string
+	// Pdeathsig, when not zero, is sent to the sandbox when the thread that
+	// started it exits (see spawn.Builder.Pdeathsig): to the pid-1 reaper,
+	// whose death ends the whole pid namespace, or else to the command.
+	Pdeathsig unix.Signal
 }
 
 // Compiled is a spec compiled for spawning: the program and the parent's
@@ -216,6 +225,9 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 	b.CloneFlags(nsPlan.CloneFlags())
 	nsPlan.EmitJoins(b)
 	if init || nsPlan.JoinsPid() {
+		if opts.Pdeathsig != 0 {
+			b.Pdeathsig(opts.Pdeathsig)
+		}
 		b.Reaper()
 		c.reaper = true
 	}
@@ -231,6 +243,7 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 	if opts.Extra != nil {
 		opts.Extra(b)
 	}
+	nsPlan.EmitCgroup(b)
 	if usernsLast {
 		nsPlan.EmitUser(b, scratch)
 		c.mapsAfterReaper = c.reaper
@@ -246,7 +259,13 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 	if early {
 		filter.InstallWith(b, seccomp.InstallOptions{AllowNewPrivs: true})
 	}
+	// A session of its own, as runc gives every container: no controlling
+	// terminal of the caller's to push input into (TIOCSTI).
+	b.Setsid()
 	credPlan.EmitIdentity(b)
+	if opts.Pdeathsig != 0 && !c.reaper {
+		b.Pdeathsig(opts.Pdeathsig) // after the identity change, which clears it
+	}
 	b.RestoreSigmask()
 	b.MarkExec()
 	credPlan.EmitNoNewPrivs(b)
@@ -254,7 +273,7 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 		// Last before exec: the filter may forbid the setup's syscalls.
 		filter.InstallWith(b, seccomp.InstallOptions{AllowNewPrivs: true})
 	}
-	emitExec(b, spec.Process)
+	emitExec(b, spec.Process, opts.Path)
 	prog, err := b.Build()
 	nsPlan.Close() // the program holds its own copies
 	if err != nil {
@@ -353,10 +372,17 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // each $PATH directory of the command's environment in turn, inside the
 // new root (execvp semantics: ENOENT and EACCES fall through to the next
 // directory).
-func emitExec(b *spawn.Builder, p *specs.Process) {
+func emitExec(b *spawn.Builder, p *specs.Process, execPath string) {
 	arg0 := p.Args[0]
+	if execPath != "" {
+		arg0 = execPath
+	}
 	if strings.Contains(arg0, "/") {
 		b.Exec(arg0, p.Args, p.Env)
+		return
+	}
+	if arg0 == "." || arg0 == ".." {
+		b.Exec(arg0, p.Args, p.Env) // a directory: execve reports EACCES
 		return
 	}
 	search := defaultPath

@@ -1,0 +1,84 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gosandbox/sandbox/cgroups"
+	"github.com/gosandbox/sandbox/spawn"
+)
+
+// cgStats is the cgroup accounting the Result needs.
+type cgStats struct {
+	cpu      time.Duration
+	hasCPU   bool
+	peak     uint64
+	oomKills uint64
+	pidsHits uint64
+}
+
+func readStats(cg *cgroups.Cgroup) *cgStats {
+	st, err := cg.Stats()
+	if err != nil {
+		return nil
+	}
+	s := &cgStats{cpu: st.CPU, peak: st.MemoryPeak, oomKills: st.OOMKills, pidsHits: st.PidsLimitHits, hasCPU: true}
+	for _, m := range st.Missing {
+		if len(m) >= 3 && (m[:3] == "cpu") {
+			s.hasCPU = false
+		}
+	}
+	return s
+}
+
+// result attributes the end of the run, in the order the Status constants
+// list: a limit the supervisor enforced, then what the kernel and the
+// accounting say.
+func (c *Cmd) result(st *spawn.State, stats *cgStats, killed Status, wall time.Duration) *Result {
+	r := &Result{ExitCode: -1, WallTime: Duration(wall), Unenforced: c.unenf}
+	if r.Unenforced == nil {
+		r.Unenforced = []string{}
+	}
+	if st != nil {
+		if sig, ok := st.Signaled(); ok {
+			r.Signal = int(sig)
+		} else {
+			r.ExitCode = st.ExitCode()
+		}
+		r.CPUTime = Duration(st.UserTime() + st.SystemTime())
+		r.PeakMemory = uint64(st.Rusage.Maxrss) * 1024
+	}
+	if stats != nil {
+		if stats.hasCPU {
+			r.CPUTime = Duration(stats.cpu)
+		}
+		if stats.peak > 0 {
+			r.PeakMemory = stats.peak
+		}
+	}
+	sig := unix.Signal(r.Signal)
+	switch {
+	case killed != "":
+		r.Status = killed
+	case stats != nil && stats.oomKills > 0 && c.Limits.Memory > 0:
+		r.Status = StatusMemoryLimit
+	case stats != nil && stats.oomKills > 0:
+		r.Status = StatusOOM
+	case c.Limits.CPUTime > 0 && (sig == unix.SIGXCPU || (sig == unix.SIGKILL && time.Duration(r.CPUTime) >= c.Limits.CPUTime)):
+		r.Status = StatusTimeLimit
+	case sig == unix.SIGSYS:
+		r.Status = StatusSeccompViolation
+	case stats != nil && stats.pidsHits > 0 && (r.Signal != 0 || r.ExitCode != 0):
+		r.Status = StatusPidsLimit
+	case r.Signal != 0:
+		r.Status = StatusSignal
+	case r.ExitCode != 0:
+		r.Status = StatusExit
+	default:
+		r.Status = StatusOK
+	}
+	return r
+}

@@ -1,0 +1,397 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/gosandbox/sandbox/cgroups"
+	"github.com/gosandbox/sandbox/oci"
+	"github.com/gosandbox/sandbox/spawn"
+)
+
+// Limits bound a run. The zero value of each field means no limit. Memory,
+// Pids and the CPU time of the whole tree need a cgroup; the rest work
+// everywhere. What a host cannot enforce is listed in Result.Unenforced
+// (and refused with Cmd.Strict).
+type Limits struct {
+	// CPUTime is the CPU time the whole tree may use (checked against the
+	// cgroup's accounting, and RLIMIT_CPU for each process as a backstop).
+	CPUTime time.Duration
+	// WallTime is how long the command may run.
+	WallTime time.Duration
+	// Memory caps the tree's memory in bytes, swap included.
+	Memory int64
+	// Pids caps the tree's processes and threads.
+	Pids int64
+	// Output caps the bytes written to stdout and stderr together.
+	Output int64
+	// FileSize caps the size of any file the command writes (RLIMIT_FSIZE).
+	FileSize int64
+	// OpenFiles caps each process's descriptors (RLIMIT_NOFILE).
+	OpenFiles uint64
+}
+
+// Cmd is a command to run in a sandbox, shaped like os/exec.Cmd. It is
+// used once. Start never parks an OS thread for the sandbox's setup; Wait
+// supervises the limits and returns the Result.
+type Cmd struct {
+	// Path is the program; without a slash it is searched in the
+	// sandbox's $PATH (inside the sandbox's root).
+	Path string
+	// Args holds argv, Args[0] included. Command sets {name, arg…}.
+	Args []string
+	// Env is added to the spec's environment (DefaultEnv for the default
+	// sandbox); nothing comes from the caller's own environment.
+	Env []string
+	// Dir is the working directory inside the sandbox; empty keeps the
+	// spec's.
+	Dir string
+
+	// Stdin, Stdout and Stderr are as for os/exec: nil is the null device;
+	// an *os.File is passed as it is (unless Limits.Output needs to count
+	// what passes); anything else is served through a pipe.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// ExtraFiles become descriptors 3, 4, … in the sandbox.
+	ExtraFiles []*os.File
+
+	// Spec is the sandbox; nil means DefaultSpec. Path, Args, Env and Dir
+	// override its process fields. Cmd copies it; the caller's value is not
+	// changed.
+	Spec *specs.Spec
+	// Limits bound the run.
+	Limits Limits
+	// Strict makes Start fail when a limit cannot be enforced on this host
+	// instead of running with it listed in Result.Unenforced.
+	Strict bool
+	// DieWithParent kills the sandbox when the thread that started it
+	// exits (PR_SET_PDEATHSIG on its pid-1 reaper).
+	DieWithParent bool
+
+	// Cancel is called when the context of CommandContext is done; nil
+	// kills the whole tree. If the command has not exited WaitDelay after
+	// Cancel, the tree is killed anyway.
+	Cancel func() error
+	// WaitDelay bounds the wait, once the command exited, for its output
+	// to drain, and the wait after Cancel; zero waits without bound.
+	WaitDelay time.Duration
+
+	// Process is the running sandbox (its pid-1 reaper in the default
+	// sandbox), after Start.
+	Process *spawn.Process
+	// Result is set by Wait.
+	Result *Result
+	// Warnings lists what the spec asked for that is ignored.
+	Warnings []string
+
+	ctx      context.Context
+	started  bool
+	cg       *cgroups.Cgroup
+	compiled *oci.Compiled
+	closers  []io.Closer // parent's ends, closed after Start
+	copiers  sync.WaitGroup
+	copyErr  error
+	copyMu   sync.Mutex
+	readers  []*os.File // pipe read ends the copiers drain
+	output   outputCounter
+	start    time.Time
+	killed   chan Status // the reason, once a limit or cancel killed the tree
+	unenf    []string
+	done     chan struct{}
+	waitErr  error
+	state    *spawn.State
+	waitOnce sync.Once
+}
+
+// Command returns the Cmd to run name with args in the default sandbox.
+func Command(name string, arg ...string) *Cmd {
+	return &Cmd{Path: name, Args: append([]string{name}, arg...)}
+}
+
+// CommandContext is Command with a context: when ctx is done before the
+// command exits, Cancel runs (by default, killing the whole tree).
+func CommandContext(ctx context.Context, name string, arg ...string) *Cmd {
+	if ctx == nil {
+		panic("sandbox: nil Context")
+	}
+	c := Command(name, arg...)
+	c.ctx = ctx
+	return c
+}
+
+// EffectiveSpec returns the spec Start will run, with Limits applied as
+// rlimits; it does not start anything.
+func (c *Cmd) EffectiveSpec() (*specs.Spec, error) {
+	var spec *specs.Spec
+	if c.Spec == nil {
+		spec = DefaultSpec(DefaultOptions{Args: c.Args})
+	} else {
+		b, err := json.Marshal(c.Spec)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: copying the spec: %w", err)
+		}
+		spec = new(specs.Spec)
+		if err := json.Unmarshal(b, spec); err != nil {
+			return nil, fmt.Errorf("sandbox: copying the spec: %w", err)
+		}
+	}
+	if spec.Process == nil {
+		spec.Process = &specs.Process{Cwd: "/"}
+	}
+	if len(c.Args) > 0 {
+		spec.Process.Args = append([]string(nil), c.Args...)
+	} else if c.Path != "" {
+		spec.Process.Args = []string{c.Path}
+	}
+	spec.Process.Env = mergeEnv(spec.Process.Env, c.Env)
+	if c.Dir != "" {
+		spec.Process.Cwd = c.Dir
+	}
+	l := c.Limits
+	if l.CPUTime > 0 {
+		secs := uint64((l.CPUTime + time.Second - 1) / time.Second)
+		setRlimit(spec, "RLIMIT_CPU", secs, secs+1)
+	}
+	if l.FileSize > 0 {
+		setRlimit(spec, "RLIMIT_FSIZE", uint64(l.FileSize), uint64(l.FileSize))
+	}
+	if l.OpenFiles > 0 {
+		setRlimit(spec, "RLIMIT_NOFILE", l.OpenFiles, l.OpenFiles)
+	}
+	return spec, nil
+}
+
+func setRlimit(spec *specs.Spec, typ string, soft, hard uint64) {
+	for i, r := range spec.Process.Rlimits {
+		if r.Type == typ {
+			spec.Process.Rlimits[i].Soft, spec.Process.Rlimits[i].Hard = soft, hard
+			return
+		}
+	}
+	spec.Process.Rlimits = append(spec.Process.Rlimits, specs.POSIXRlimit{Type: typ, Soft: soft, Hard: hard})
+}
+
+// Start builds the sandbox and starts the command in it. It returns once
+// the command exec'd, or with the setup's error (errors.As finds the
+// *spawn.StepError naming the failed step); the setup itself never holds
+// an OS thread, only this goroutine.
+func (c *Cmd) Start() error {
+	if c.started {
+		return errors.New("sandbox: already started")
+	}
+	c.started = true
+	c.killed = make(chan Status, 1)
+	c.done = make(chan struct{})
+	if c.ctx != nil {
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	if len(c.Args) == 0 && c.Path == "" && c.Spec == nil {
+		return errors.New("sandbox: no command")
+	}
+	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	spec, err := c.EffectiveSpec()
+	if err != nil {
+		return err
+	}
+	if err := c.makeCgroup(); err != nil {
+		return err
+	}
+	opts := oci.Options{Files: 3 + len(c.ExtraFiles)}
+	if c.Path != "" && (len(c.Args) == 0 || c.Path != c.Args[0]) {
+		opts.Path = c.Path
+	}
+	if c.DieWithParent {
+		opts.Pdeathsig = unix.SIGKILL
+	}
+	if c.cg != nil {
+		opts.Extra = c.cg.JoinSteps
+	}
+	compiled, err := oci.Compile(spec, opts)
+	if err != nil {
+		c.cleanup()
+		return err
+	}
+	c.compiled = compiled
+	c.Warnings = compiled.Warnings
+
+	files, err := c.stdio()
+	if err != nil {
+		c.cleanup()
+		return err
+	}
+	attr := &spawn.Attr{Files: files}
+	if c.cg != nil {
+		attr.Inputs = c.cg.Inputs()
+		attr.Cgroup = c.cg.Dir()
+	}
+	c.start = time.Now()
+	p, err := compiled.StartAsync(attr)
+	if err == nil {
+		<-p.Started()
+		err = p.StartErr()
+	}
+	for _, cl := range c.closers {
+		cl.Close()
+	}
+	c.closers = nil
+	if err != nil {
+		c.closeReaders()
+		c.cleanup()
+		c.Result = setupResult(err, c.unenf)
+		return err
+	}
+	c.Process = p
+	go c.supervise()
+	return nil
+}
+
+// Wait waits for the command to exit and its output to drain, and returns
+// the Result. The error is nil for StatusOK; an *ExitError for a non-zero
+// exit or a signal; a *LimitError when a limit ended the run; the
+// context's error after a cancel. Every error but a setup failure comes
+// with the Result.
+func (c *Cmd) Wait() (*Result, error) {
+	if c.Process == nil {
+		if c.Result != nil {
+			return c.Result, errors.New("sandbox: Start failed: " + c.Result.String())
+		}
+		return nil, errors.New("sandbox: not started")
+	}
+	<-c.done
+	return c.Result, c.waitErr
+}
+
+// Run starts the command and waits for it.
+func (c *Cmd) Run() (*Result, error) {
+	if err := c.Start(); err != nil {
+		return c.Result, err
+	}
+	return c.Wait()
+}
+
+// Output runs the command and returns its standard output.
+func (c *Cmd) Output() ([]byte, error) {
+	if c.Stdout != nil {
+		return nil, errors.New("sandbox: Stdout already set")
+	}
+	var b strings.Builder
+	c.Stdout = &b
+	_, err := c.Run()
+	return []byte(b.String()), err
+}
+
+// CombinedOutput runs the command and returns its standard output and
+// standard error together.
+func (c *Cmd) CombinedOutput() ([]byte, error) {
+	if c.Stdout != nil || c.Stderr != nil {
+		return nil, errors.New("sandbox: Stdout or Stderr already set")
+	}
+	var b syncBuffer
+	c.Stdout, c.Stderr = &b, &b
+	_, err := c.Run()
+	return b.Bytes(), err
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]byte(nil), s.b...)
+}
+
+func (l *Limits) validate() error {
+	var errs []error
+	if l.CPUTime < 0 || l.WallTime < 0 || l.Memory < 0 || l.Pids < 0 || l.Output < 0 || l.FileSize < 0 {
+		errs = append(errs, errors.New("sandbox: limits must not be negative"))
+	}
+	if l.Memory > 0 && l.Memory < 1<<20 {
+		errs = append(errs, fmt.Errorf("sandbox: memory limit %d bytes: at least 1 MiB", l.Memory))
+	}
+	return errors.Join(errs...)
+}
+
+// makeCgroup creates the run's cgroup when a limit or the accounting
+// needs one. Without one (no cgroup hierarchy this caller may write), the
+// limits that need it are listed as unenforced.
+func (c *Cmd) makeCgroup() error {
+	l := c.Limits
+	needs := l.Memory > 0 || l.Pids > 0 || l.CPUTime > 0
+	if !needs {
+		return nil
+	}
+	res := cgroups.Resources{MemoryMax: l.Memory, PidsMax: l.Pids}
+	if l.Memory > 0 {
+		res.MemorySwapMax = cgroups.NoSwap
+	}
+	cg, err := cgroups.New(cgroups.Config{Resources: res, BestEffort: true})
+	if err != nil {
+		for _, lim := range requestedCgroupLimits(l) {
+			c.unenf = append(c.unenf, fmt.Sprintf("%s: no usable cgroup: %v", lim, err))
+		}
+	} else {
+		c.cg = cg
+		for _, u := range cg.Unenforced() {
+			c.unenf = append(c.unenf, u.String())
+		}
+	}
+	if c.Strict && len(c.unenf) > 0 {
+		c.cleanup()
+		return &UnenforcedError{Unenforced: c.unenf}
+	}
+	return nil
+}
+
+func requestedCgroupLimits(l Limits) []string {
+	var out []string
+	if l.Memory > 0 {
+		out = append(out, "memory")
+	}
+	if l.Pids > 0 {
+		out = append(out, "pids")
+	}
+	if l.CPUTime > 0 {
+		out = append(out, "cpu time of the whole tree (each process still has RLIMIT_CPU)")
+	}
+	return out
+}
+
+func (c *Cmd) cleanup() {
+	if c.compiled != nil {
+		c.compiled.Close()
+		c.compiled = nil
+	}
+	if c.cg != nil {
+		c.cg.Destroy()
+	}
+	for _, cl := range c.closers {
+		cl.Close()
+	}
+	c.closers = nil
+}

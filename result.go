@@ -1,0 +1,153 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gosandbox/sandbox/spawn"
+)
+
+// Status says why a sandboxed command ended.
+type Status string
+
+// The statuses, in the order they are attributed: a setup failure first,
+// then the limit the supervisor enforced, then what the kernel reported.
+const (
+	StatusOK               Status = "ok"                // exited 0
+	StatusExit             Status = "exit"              // exited non-zero
+	StatusSignal           Status = "signal"            // killed by a signal nobody in the sandbox's supervision sent
+	StatusTimeLimit        Status = "time-limit"        // used its CPU time (Limits.CPUTime)
+	StatusWallLimit        Status = "wall-limit"        // ran past Limits.WallTime
+	StatusMemoryLimit      Status = "memory-limit"      // the OOM killer acted at Limits.Memory
+	StatusOOM              Status = "oom"               // the OOM killer acted without a memory limit of ours
+	StatusOutputLimit      Status = "output-limit"      // wrote more than Limits.Output to stdout and stderr
+	StatusPidsLimit        Status = "pids-limit"        // failed after forks were refused at Limits.Pids
+	StatusSeccompViolation Status = "seccomp-violation" // killed by its seccomp filter (SIGSYS)
+	StatusSetupError       Status = "setup-error"       // the sandbox could not be built; the command never ran
+)
+
+// Result is the record of one run: `sandbox run --status-json` writes it.
+type Result struct {
+	Status Status `json:"status"`
+	// ExitCode is the command's exit status, or -1 when it did not exit
+	// (signal, setup failure).
+	ExitCode int `json:"exit_code"`
+	// Signal is the number of the signal that ended the command, or 0.
+	Signal int `json:"signal"`
+	// CPUTime is the CPU time of the whole tree; WallTime the time from
+	// start to exit.
+	CPUTime  Duration `json:"cpu_time"`
+	WallTime Duration `json:"wall_time"`
+	// PeakMemory is the tree's highest memory use in bytes (cgroup
+	// accounting; the largest process's resident set without a cgroup).
+	PeakMemory uint64 `json:"peak_memory"`
+	// Unenforced lists the requested protections this host could not
+	// enforce, with the fix for each.
+	Unenforced []string `json:"unenforced"`
+	// SetupError is the failed step, for StatusSetupError.
+	SetupError *SetupError `json:"setup_error,omitempty"`
+}
+
+// SetupError is the step that failed while the sandbox was built.
+type SetupError struct {
+	Step    int    `json:"step"`
+	Op      string `json:"op"`
+	Target  string `json:"target"`
+	Errno   string `json:"errno"`
+	Message string `json:"message"`
+}
+
+// Duration marshals as seconds (a JSON number).
+type Duration time.Duration
+
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).Seconds())
+}
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s float64
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*d = Duration(s * float64(time.Second))
+	return nil
+}
+
+// ExitStatus is the exit code `sandbox run` uses for this result: the
+// command's own; 125 when the setup failed; 126 when the command was not
+// executable; 127 when it was not found; 128+n when signal n ended it.
+func (r *Result) ExitStatus() int {
+	switch {
+	case r.Status == StatusSetupError && r.SetupError != nil && r.SetupError.Op == "execve":
+		if r.SetupError.Errno == "ENOENT" {
+			return 127
+		}
+		return 126
+	case r.Status == StatusSetupError:
+		return 125
+	case r.Signal != 0:
+		return 128 + r.Signal
+	}
+	return r.ExitCode
+}
+
+func (r *Result) String() string {
+	switch {
+	case r.Status == StatusSetupError && r.SetupError != nil:
+		return fmt.Sprintf("setup-error: %s", r.SetupError.Message)
+	case r.Signal != 0:
+		return fmt.Sprintf("%s (%s)", r.Status, unix.SignalName(unix.Signal(r.Signal)))
+	}
+	return fmt.Sprintf("%s (exit %d)", r.Status, r.ExitCode)
+}
+
+// ExitError reports a command that ran and did not succeed.
+type ExitError struct {
+	*Result
+}
+
+func (e *ExitError) Error() string { return "sandbox: " + e.Result.String() }
+
+// LimitError reports a command that a limit ended. errors.As finds it.
+type LimitError struct {
+	*Result
+	Limit string // the limit flag: "memory", "time", "wall-time", "pids", "output-limit"
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("sandbox: %s limit exceeded: %s", e.Limit, e.Result.String())
+}
+
+// ErrUnenforced is matched (errors.Is) by a Start refused because
+// Cmd.Strict asks for every limit and the host cannot enforce one.
+var ErrUnenforced = errors.New("sandbox: a limit cannot be enforced on this host")
+
+// UnenforcedError lists what Cmd.Strict refused to run without.
+type UnenforcedError struct {
+	Unenforced []string
+}
+
+func (e *UnenforcedError) Error() string {
+	return fmt.Sprintf("sandbox: --strict: cannot enforce %v", e.Unenforced)
+}
+
+func (e *UnenforcedError) Is(target error) bool { return target == ErrUnenforced }
+
+// setupResult records a setup failure.
+func setupResult(err error, unenforced []string) *Result {
+	r := &Result{Status: StatusSetupError, ExitCode: -1, Unenforced: unenforced, SetupError: &SetupError{Step: -1, Message: err.Error()}}
+	var se *spawn.StepError
+	if errors.As(err, &se) {
+		r.SetupError.Step = se.Step
+		r.SetupError.Op = se.Op
+		r.SetupError.Target = se.Target
+		r.SetupError.Errno = unix.ErrnoName(se.Errno)
+	}
+	return r
+}

@@ -1,0 +1,299 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"errors"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// stdio returns the sandbox's descriptors 0, 1, 2 and the extra files,
+// making pipes (served by copier goroutines) where the caller's streams
+// are not files or the output must be counted.
+func (c *Cmd) stdio() ([]*os.File, error) {
+	files := make([]*os.File, 0, 3+len(c.ExtraFiles))
+	null := func(flag int) (*os.File, error) {
+		f, err := os.OpenFile(os.DevNull, flag, 0)
+		if err == nil {
+			c.closers = append(c.closers, f)
+		}
+		return f, err
+	}
+	// stdin
+	switch in := c.Stdin.(type) {
+	case nil:
+		f, err := null(os.O_RDONLY)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	case *os.File:
+		files = append(files, in)
+	default:
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		c.closers = append(c.closers, r)
+		files = append(files, r)
+		c.copiers.Add(1)
+		go func() {
+			defer c.copiers.Done()
+			_, err := io.Copy(w, in)
+			w.Close()
+			if err != nil && !errors.Is(err, unix.EPIPE) && !errors.Is(err, os.ErrClosed) {
+				c.setCopyErr(err)
+			}
+		}()
+	}
+	counted := c.Limits.Output > 0
+	for _, out := range []io.Writer{c.Stdout, c.Stderr} {
+		f, isFile := out.(*os.File)
+		switch {
+		case out == nil && !counted:
+			nf, err := null(os.O_WRONLY)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, nf)
+		case isFile && !counted:
+			files = append(files, f)
+		default:
+			r, w, err := os.Pipe()
+			if err != nil {
+				return nil, err
+			}
+			c.closers = append(c.closers, w)
+			c.readers = append(c.readers, r)
+			files = append(files, w)
+			c.copiers.Add(1)
+			go c.copyOut(r, out)
+		}
+	}
+	files = append(files, c.ExtraFiles...)
+	return files, nil
+}
+
+// outputCounter counts bytes written to stdout and stderr together.
+type outputCounter struct {
+	n atomic.Int64
+}
+
+// copyOut drains r into w, counting against Limits.Output: past it, the
+// rest is dropped and the tree killed.
+func (c *Cmd) copyOut(r *os.File, w io.Writer) {
+	defer c.copiers.Done()
+	buf := make([]byte, 32<<10)
+	limit := c.Limits.Output
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			if limit > 0 {
+				total := c.output.n.Add(int64(n))
+				if over := total - limit; over > 0 {
+					keep := int64(n) - over
+					if keep < 0 {
+						keep = 0
+					}
+					chunk = chunk[:keep]
+					c.kill(StatusOutputLimit)
+				}
+			}
+			if w != nil && len(chunk) > 0 {
+				if _, werr := w.Write(chunk); werr != nil {
+					c.setCopyErr(werr)
+					w = nil // keep draining so the command is not blocked
+				}
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
+				c.setCopyErr(err)
+			}
+			return
+		}
+	}
+}
+
+func (c *Cmd) setCopyErr(err error) {
+	c.copyMu.Lock()
+	defer c.copyMu.Unlock()
+	if c.copyErr == nil {
+		c.copyErr = err
+	}
+}
+
+func (c *Cmd) closeReaders() {
+	for _, r := range c.readers {
+		r.Close()
+	}
+}
+
+// kill ends the whole tree once, recording why: the cgroup's kill (every
+// process in it, daemons included) and SIGKILL to the sandbox's pid 1,
+// whose death ends its pid namespace.
+func (c *Cmd) kill(reason Status) {
+	select {
+	case c.killed <- reason:
+	default:
+		return // already killed
+	}
+	c.killTree()
+}
+
+func (c *Cmd) killTree() {
+	if c.cg != nil {
+		c.cg.Kill()
+	}
+	if c.Process != nil {
+		c.Process.Kill()
+	}
+}
+
+// supervise enforces the wall and CPU limits and the context while the
+// command runs, then reaps it, reads the accounting, destroys the cgroup
+// and settles the Result.
+func (c *Cmd) supervise() {
+	defer close(c.done)
+	exited := make(chan struct{})
+	var wall *time.Timer
+	if d := c.Limits.WallTime; d > 0 {
+		wall = time.AfterFunc(d-time.Since(c.start), func() { c.kill(StatusWallLimit) })
+	}
+	if c.Limits.CPUTime > 0 && c.cg != nil {
+		go c.watchCPU(exited)
+	}
+	canceled := make(chan struct{})
+	if c.ctx != nil {
+		go func() {
+			select {
+			case <-c.ctx.Done():
+			case <-exited:
+				return
+			}
+			close(canceled)
+			if c.Cancel != nil {
+				c.Cancel()
+				if c.WaitDelay > 0 {
+					select {
+					case <-time.After(c.WaitDelay):
+						c.killTree()
+					case <-exited:
+					}
+				}
+			} else {
+				c.killTree()
+			}
+		}()
+	}
+
+	st, err := c.Process.Wait()
+	close(exited)
+	if wall != nil {
+		wall.Stop()
+	}
+	wallTime := time.Since(c.start)
+	// The command is gone; anything it left (daemons outside a pid
+	// namespace) goes with the cgroup.
+	var stats *cgStats
+	if c.cg != nil {
+		stats = readStats(c.cg)
+		c.cg.Destroy()
+	}
+	c.compiled.Close()
+
+	// Output drains once every writer is gone; WaitDelay bounds it.
+	drained := make(chan struct{})
+	go func() { c.copiers.Wait(); close(drained) }()
+	var drainErr error
+	if c.WaitDelay > 0 {
+		select {
+		case <-drained:
+		case <-time.After(c.WaitDelay):
+			c.closeReaders()
+			<-drained
+			drainErr = errWaitDelay
+		}
+	} else {
+		<-drained
+	}
+	c.closeReaders()
+
+	var reason Status
+	select {
+	case reason = <-c.killed:
+	default:
+	}
+	c.state = st
+	res := c.result(st, stats, reason, wallTime)
+	c.Result = res
+	select {
+	case <-canceled:
+		c.waitErr = c.ctx.Err()
+		return
+	default:
+	}
+	switch {
+	case err != nil:
+		c.waitErr = err
+	case res.Status == StatusOK:
+		c.waitErr = drainErr
+		if c.waitErr == nil {
+			c.copyMu.Lock()
+			c.waitErr = c.copyErr
+			c.copyMu.Unlock()
+		}
+	case res.Status == StatusExit || res.Status == StatusSignal || res.Status == StatusSeccompViolation:
+		c.waitErr = &ExitError{res}
+	default:
+		c.waitErr = &LimitError{Result: res, Limit: limitName(res.Status)}
+	}
+}
+
+var errWaitDelay = errors.New("sandbox: output not drained within WaitDelay")
+
+func limitName(s Status) string {
+	switch s {
+	case StatusTimeLimit:
+		return "time"
+	case StatusWallLimit:
+		return "wall-time"
+	case StatusMemoryLimit, StatusOOM:
+		return "memory"
+	case StatusOutputLimit:
+		return "output-limit"
+	case StatusPidsLimit:
+		return "pids"
+	}
+	return string(s)
+}
+
+// watchCPU polls the cgroup's CPU accounting and kills the tree when it
+// passes the limit: RLIMIT_CPU alone bounds each process, not the tree.
+func (c *Cmd) watchCPU(exited <-chan struct{}) {
+	limit := c.Limits.CPUTime
+	every := min(max(limit/20, 5*time.Millisecond), 100*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-exited:
+			return
+		case <-t.C:
+			st, err := c.cg.Stats()
+			if err != nil {
+				return
+			}
+			if st.CPU >= limit {
+				c.kill(StatusTimeLimit)
+				return
+			}
+		}
+	}
+}
