@@ -70,6 +70,9 @@ func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f := fromPrecompiled(key); f != nil {
+		return f, nil
+	}
 	f, err := filterCache.get(key, func() (*Filter, error) { return compileUncached(p, key) })
 	if err != nil {
 		return nil, err

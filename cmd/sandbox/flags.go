@@ -1,0 +1,330 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	sandbox "github.com/gosandbox/sandbox"
+	"github.com/gosandbox/sandbox/creds"
+	"github.com/gosandbox/sandbox/seccomp"
+)
+
+// runFlags are the flags `run` and `explain` share: everything that shapes
+// the sandbox and its limits.
+type runFlags struct {
+	binds      listFlag
+	roBinds    listFlag
+	tmpfs      listFlag
+	env        listFlag
+	capAdd     listFlag
+	capDrop    listFlag
+	chdir      string
+	hostname   string
+	shareNet   bool
+	uid, gid   int
+	seccompArg string
+	specPath   string
+	printSpec  bool
+
+	cpuTime, wallTime     durationFlag
+	memory, output, fsize sizeFlag
+	pids                  int64
+	nofile                uint64
+	dieWithParent, strict bool
+	statusJSON            string
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// durationFlag takes seconds ("1.5") or a Go duration ("1500ms").
+type durationFlag time.Duration
+
+func (d *durationFlag) String() string { return time.Duration(*d).String() }
+func (d *durationFlag) Set(v string) error {
+	if s, err := strconv.ParseFloat(v, 64); err == nil {
+		if s < 0 {
+			return errors.New("negative")
+		}
+		*d = durationFlag(s * float64(time.Second))
+		return nil
+	}
+	t, err := time.ParseDuration(v)
+	if err != nil || t < 0 {
+		return fmt.Errorf("%q: want seconds (1.5) or a duration (1500ms)", v)
+	}
+	*d = durationFlag(t)
+	return nil
+}
+
+// sizeFlag takes bytes with an optional k, m, g suffix (powers of 1024).
+type sizeFlag int64
+
+func (s *sizeFlag) String() string { return strconv.FormatInt(int64(*s), 10) }
+func (s *sizeFlag) Set(v string) error {
+	n, err := parseSize(v)
+	if err != nil {
+		return err
+	}
+	*s = sizeFlag(n)
+	return nil
+}
+
+func parseSize(v string) (int64, error) {
+	mult := int64(1)
+	t := strings.ToLower(strings.TrimSuffix(strings.TrimSuffix(v, "b"), "B"))
+	switch {
+	case strings.HasSuffix(t, "k"):
+		mult, t = 1<<10, t[:len(t)-1]
+	case strings.HasSuffix(t, "m"):
+		mult, t = 1<<20, t[:len(t)-1]
+	case strings.HasSuffix(t, "g"):
+		mult, t = 1<<30, t[:len(t)-1]
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q: want a size in bytes, optionally with k, m or g", v)
+	}
+	return n * mult, nil
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.binds, "bind", "bind `SRC:DST[:ro]` into the sandbox (repeatable)")
+	fs.Var(&f.roBinds, "ro-bind", "bind `SRC:DST` read-only (repeatable)")
+	fs.Var(&f.tmpfs, "tmpfs", "mount a tmpfs at `DST[:size=N]` (repeatable)")
+	fs.Var(&f.env, "env", "set `K=V` in the environment (repeatable)")
+	fs.Var(&f.capAdd, "cap-add", "grant a capability, e.g. NET_BIND_SERVICE (repeatable; ALL for every one)")
+	fs.Var(&f.capDrop, "cap-drop", "remove a capability (repeatable; ALL for every one)")
+	fs.StringVar(&f.chdir, "chdir", "", "working directory inside the sandbox")
+	fs.StringVar(&f.hostname, "hostname", "", "hostname (default sandbox)")
+	fs.BoolVar(&f.shareNet, "share-net", false, "keep the host's network namespace")
+	fs.IntVar(&f.uid, "uid", -1, "uid inside the sandbox (default 0)")
+	fs.IntVar(&f.gid, "gid", -1, "gid inside the sandbox (default 0)")
+	fs.StringVar(&f.seccompArg, "seccomp", "default", "seccomp profile: default, unconfined, or an OCI profile `FILE.json`")
+	fs.StringVar(&f.specPath, "spec", "", "start from this OCI `config.json` instead of the default sandbox")
+	fs.BoolVar(&f.printSpec, "print-spec", false, "print the effective spec as JSON and exit")
+	fs.Var(&f.cpuTime, "time", "CPU time limit of the whole tree, in `seconds`")
+	fs.Var(&f.wallTime, "wall-time", "wall-clock limit, in `seconds`")
+	fs.Var(&f.memory, "memory", "memory limit (`SIZE`: bytes, or with k, m, g)")
+	fs.Int64Var(&f.pids, "pids", 0, "limit on processes and threads")
+	fs.Var(&f.output, "output-limit", "limit on bytes written to stdout and stderr together (`SIZE`)")
+	fs.Var(&f.fsize, "fsize", "largest file the command may write (`SIZE`)")
+	fs.Uint64Var(&f.nofile, "nofile", 0, "limit on open descriptors per process")
+	fs.BoolVar(&f.dieWithParent, "die-with-parent", false, "kill the sandbox if sandbox itself dies (always true for the CLI's own death; kept for bwrap users)")
+	fs.BoolVar(&f.strict, "strict", false, "refuse to run when a limit cannot be enforced on this host")
+	fs.StringVar(&f.statusJSON, "status-json", "", "write the result record as JSON to `PATH` (- for stderr)")
+}
+
+// command builds the Cmd for argv from the flags.
+func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
+	var spec *specs.Spec
+	var errs []error
+	if f.specPath != "" {
+		b, err := os.ReadFile(f.specPath)
+		if err != nil {
+			return nil, fmt.Errorf("--spec: %w", err)
+		}
+		spec = new(specs.Spec)
+		if err := json.Unmarshal(b, spec); err != nil {
+			return nil, fmt.Errorf("--spec %s: %w", f.specPath, err)
+		}
+		if spec.Root != nil && spec.Root.Path != "" && !filepath.IsAbs(spec.Root.Path) {
+			spec.Root.Path = filepath.Join(filepath.Dir(f.specPath), spec.Root.Path)
+		}
+		if spec.Process == nil {
+			spec.Process = &specs.Process{Cwd: "/"}
+		}
+		if f.hostname != "" {
+			spec.Hostname = f.hostname
+		}
+		if f.shareNet && spec.Linux != nil {
+			spec.Linux.Namespaces = slices.DeleteFunc(spec.Linux.Namespaces, func(n specs.LinuxNamespace) bool {
+				return n.Type == specs.NetworkNamespace
+			})
+		}
+	} else {
+		spec = sandbox.DefaultSpec(sandbox.DefaultOptions{Args: argv, Hostname: f.hostname, ShareNet: f.shareNet})
+	}
+	if len(argv) == 0 && (spec.Process == nil || len(spec.Process.Args) == 0) {
+		return nil, errors.New("no command: sandbox run [flags] -- CMD [ARG…]")
+	}
+	for _, b := range f.binds {
+		m, err := bindMount(b, false)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--bind %s: %w", b, err))
+			continue
+		}
+		spec.Mounts = append(spec.Mounts, m)
+	}
+	for _, b := range f.roBinds {
+		m, err := bindMount(b, true)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--ro-bind %s: %w", b, err))
+			continue
+		}
+		spec.Mounts = append(spec.Mounts, m)
+	}
+	for _, t := range f.tmpfs {
+		dst, opts, _ := strings.Cut(t, ":")
+		if !filepath.IsAbs(dst) {
+			errs = append(errs, fmt.Errorf("--tmpfs %s: %q is not an absolute path", t, dst))
+			continue
+		}
+		m := specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}}
+		if opts != "" {
+			for _, o := range strings.Split(opts, ",") {
+				if v, ok := strings.CutPrefix(o, "size="); ok {
+					n, err := parseSize(v)
+					if err != nil {
+						errs = append(errs, fmt.Errorf("--tmpfs %s: %w", t, err))
+						continue
+					}
+					o = "size=" + strconv.FormatInt(n, 10)
+				}
+				m.Options = append(m.Options, o)
+			}
+		}
+		spec.Mounts = append(spec.Mounts, m)
+	}
+	for _, e := range f.env {
+		if !strings.Contains(e, "=") {
+			errs = append(errs, fmt.Errorf("--env %s: want K=V", e))
+		}
+	}
+	if f.uid >= 0 {
+		spec.Process.User.UID = uint32(f.uid)
+	}
+	if f.gid >= 0 {
+		spec.Process.User.GID = uint32(f.gid)
+	}
+	if err := f.applyCaps(spec); err != nil {
+		errs = append(errs, err)
+	}
+	switch f.seccompArg {
+	case "default":
+		if f.specPath == "" && spec.Linux != nil {
+			spec.Linux.Seccomp = seccomp.DefaultProfile()
+		}
+	case "unconfined":
+		if spec.Linux != nil {
+			spec.Linux.Seccomp = nil
+		}
+	default:
+		p, err := seccomp.LoadProfile(f.seccompArg)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--seccomp: %w", err))
+		} else {
+			if spec.Linux == nil {
+				spec.Linux = &specs.Linux{}
+			}
+			spec.Linux.Seccomp = p
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	c := &sandbox.Cmd{Spec: spec, Env: f.env, Dir: f.chdir, Strict: f.strict, DieWithParent: true}
+	if len(argv) > 0 {
+		c.Path, c.Args = argv[0], argv
+	}
+	c.Limits = sandbox.Limits{
+		CPUTime: time.Duration(f.cpuTime), WallTime: time.Duration(f.wallTime),
+		Memory: int64(f.memory), Pids: f.pids, Output: int64(f.output),
+		FileSize: int64(f.fsize), OpenFiles: f.nofile,
+	}
+	return c, nil
+}
+
+func bindMount(arg string, ro bool) (specs.Mount, error) {
+	parts := strings.Split(arg, ":")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return specs.Mount{}, errors.New("want SRC:DST[:ro]")
+	}
+	if len(parts) == 3 {
+		if parts[2] != "ro" && parts[2] != "rw" {
+			return specs.Mount{}, fmt.Errorf("unknown mode %q, want ro or rw", parts[2])
+		}
+		ro = ro || parts[2] == "ro"
+	}
+	src, err := filepath.Abs(parts[0])
+	if err != nil {
+		return specs.Mount{}, err
+	}
+	if _, err := os.Stat(src); err != nil {
+		return specs.Mount{}, err
+	}
+	if !filepath.IsAbs(parts[1]) {
+		return specs.Mount{}, fmt.Errorf("destination %q is not absolute", parts[1])
+	}
+	opts := []string{"rbind", "nosuid", "nodev"}
+	if ro {
+		opts = append(opts, "ro")
+	}
+	return specs.Mount{Destination: parts[1], Type: "bind", Source: src, Options: opts}, nil
+}
+
+// applyCaps adds and drops capabilities in every set: for root inside the
+// sandbox the bounding set decides, for any other uid the ambient set.
+func (f *runFlags) applyCaps(spec *specs.Spec) error {
+	if len(f.capAdd) == 0 && len(f.capDrop) == 0 {
+		return nil
+	}
+	if spec.Process.Capabilities == nil {
+		spec.Process.Capabilities = &specs.LinuxCapabilities{}
+	}
+	c := spec.Process.Capabilities
+	sets := []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient}
+	names := func(list []string) ([]string, error) {
+		var out []string
+		for _, item := range list {
+			for _, n := range strings.Split(item, ",") {
+				if strings.EqualFold(n, "ALL") {
+					out = append(out, creds.CapNames()...)
+					continue
+				}
+				i, ok := creds.CapByName(n)
+				if !ok {
+					return nil, fmt.Errorf("unknown capability %q", n)
+				}
+				out = append(out, creds.CapNames()[i])
+			}
+		}
+		return out, nil
+	}
+	add, err := names(f.capAdd)
+	if err != nil {
+		return fmt.Errorf("--cap-add: %w", err)
+	}
+	drop, err := names(f.capDrop)
+	if err != nil {
+		return fmt.Errorf("--cap-drop: %w", err)
+	}
+	for _, s := range sets {
+		for _, n := range add {
+			if !slices.Contains(*s, n) {
+				*s = append(*s, n)
+			}
+		}
+		*s = slices.DeleteFunc(*s, func(n string) bool { return slices.Contains(drop, n) })
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

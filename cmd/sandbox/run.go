@@ -1,0 +1,101 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+
+	sandbox "github.com/gosandbox/sandbox"
+)
+
+func init() {
+	register("run", "run a command in a sandbox: sandbox run [flags] -- CMD [ARG…]", runRun)
+}
+
+const runUsage = `usage: sandbox run [flags] -- CMD [ARG…]
+
+Runs CMD in the default sandbox: new user, mount, pid, ipc, uts, net and
+cgroup namespaces; ids that never map to host root; read-only /usr, /bin,
+/sbin, /lib*, /etc from the host on an empty read-only root; a tmpfs /tmp;
+a fresh /proc; a minimal /dev; no capabilities; no_new_privs; the default
+seccomp profile; hostname "sandbox". The environment is only
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin and
+HOME=/, plus --env.
+
+Exit status: the command's own; 125 when the sandbox could not be set up;
+126 when CMD is not executable; 127 when it is not found; 128+n when signal
+n ended it (a limit kills with SIGKILL: 137; --status-json says which).
+
+flags:
+`
+
+func runRun(args []string) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(os.Stderr, runUsage); fs.PrintDefaults() }
+	var f runFlags
+	f.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	c, err := f.command(fs.Args())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox run:", err)
+		return exitSetup
+	}
+	if f.printSpec {
+		spec, err := c.EffectiveSpec()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sandbox run:", err)
+			return exitSetup
+		}
+		writeJSON(os.Stdout, spec)
+		return 0
+	}
+	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+
+	// Signals to sandbox run go to the sandbox (its pid 1 passes them on
+	// to the command); sandbox run itself keeps running to report.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	defer signal.Stop(sigs)
+
+	var res *sandbox.Result
+	if err := c.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox run:", err)
+		res = c.Result
+	} else {
+		go func() {
+			for s := range sigs {
+				c.Process.Signal(s.(unix.Signal))
+			}
+		}()
+		res, _ = c.Wait()
+	}
+	for _, w := range c.Warnings {
+		fmt.Fprintln(os.Stderr, "sandbox run: warning:", w)
+	}
+	if f.statusJSON != "" {
+		if err := writeStatus(f.statusJSON, res); err != nil {
+			fmt.Fprintln(os.Stderr, "sandbox run: --status-json:", err)
+		}
+	}
+	return res.ExitStatus()
+}
+
+func writeStatus(path string, res *sandbox.Result) error {
+	if path == "-" {
+		return writeJSON(os.Stderr, res)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := writeJSON(f, res); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
