@@ -187,11 +187,16 @@ func setRlimit(spec *specs.Spec, typ string, soft, hard uint64) {
 // the command exec'd, or with the setup's error (errors.As finds the
 // *spawn.StepError naming the failed step); the setup itself never holds
 // an OS thread, only this goroutine.
-func (c *Cmd) Start() error {
+func (c *Cmd) Start() (err error) {
 	if c.started {
 		return errors.New("sandbox: already started")
 	}
 	c.started = true
+	defer func() {
+		if err != nil && c.Result == nil {
+			c.Result = setupResult(err, c.unenf)
+		}
+	}()
 	c.killed = make(chan Status, 1)
 	c.done = make(chan struct{})
 	if c.ctx != nil {
@@ -253,7 +258,6 @@ func (c *Cmd) Start() error {
 	if err != nil {
 		c.closeReaders()
 		c.cleanup()
-		c.Result = setupResult(err, c.unenf)
 		return err
 	}
 	c.Process = p

@@ -142,6 +142,10 @@ func (e *UnenforcedError) Is(target error) bool { return target == ErrUnenforced
 // setupResult records a setup failure.
 func setupResult(err error, unenforced []string) *Result {
 	r := &Result{Status: StatusSetupError, ExitCode: -1, Unenforced: unenforced, SetupError: &SetupError{Step: -1, Message: err.Error()}}
+	var ue *UnenforcedError
+	if errors.As(err, &ue) {
+		r.Unenforced = ue.Unenforced
+	}
 	var se *spawn.StepError
 	if errors.As(err, &se) {
 		r.SetupError.Step = se.Step
