@@ -214,6 +214,9 @@ func (p *Program) StepString(i int) string {
 			nargs--
 		}
 	}
+	if n, ok := syscallArity[NrName(s.Nr)]; ok && s.Nr < pseudoBase && nargs < n {
+		nargs = n // show a syscall's real arguments, zeros included
+	}
 	for a := 0; a < nargs; a++ {
 		v := s.Args[a]
 		switch {

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/gosandbox/sandbox/oci"
+)
+
+func init() {
+	register("explain", "print the step program a run would execute: sandbox explain [flags] -- CMD", runExplain)
+}
+
+// runExplain compiles what `sandbox run` would run with the same flags
+// and prints the program, one step per line with its meaning. Nothing is
+// started and nothing is created.
+func runExplain(args []string) int {
+	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: sandbox explain [run flags] -- CMD [ARG…]\n\nPrints the program the child runs between clone3 and exec, one step per line:\nindex, syscall with its arguments, jumps, and what the step is for.\n\nflags (as for sandbox run):")
+		fs.PrintDefaults()
+	}
+	var f runFlags
+	f.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	c, err := f.command(fs.Args())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox explain:", err)
+		return exitSetup
+	}
+	spec, err := c.EffectiveSpec()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox explain:", err)
+		return exitSetup
+	}
+	opts := oci.Options{Files: 3}
+	if c.Path != "" && len(c.Args) > 0 && c.Path != c.Args[0] {
+		opts.Path = c.Path
+	}
+	compiled, err := oci.Compile(spec, opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox explain:", err)
+		return exitSetup
+	}
+	defer compiled.Close()
+	fmt.Print(compiled.Program)
+	if c.Limits.Memory > 0 || c.Limits.Pids > 0 || c.Limits.CPUTime > 0 {
+		fmt.Println("# with these limits, sandbox run also creates a cgroup: the child starts in it (CLONE_INTO_CGROUP) and joins any cgroup v1 hierarchy with a write to cgroup.procs after pivot_root")
+	}
+	for _, w := range compiled.Warnings {
+		fmt.Println("# warning:", w)
+	}
+	return 0
+}
