@@ -12,7 +12,8 @@ go=${GO:-go}
 dir=$(mktemp -d /tmp/sandbox-upass.XXXXXX)
 chmod 755 "$dir"
 trap 'rm -rf "$dir"' EXIT
-CGO_ENABLED=0 $go build -o "$dir/checker" ./internal/checker
+CGO_ENABLED=0 $go build -buildvcs=false -o "$dir/checker" ./internal/checker
+$go build -buildvcs=false -o "$dir/sandbox" ./cmd/sandbox
 fail=0
 while IFS='|' read -r path pdir; do
 	[ -n "$path" ] || continue
@@ -23,7 +24,7 @@ while IFS='|' read -r path pdir; do
 	chmod -R a+rX "$dir"
 	echo "== $path (as nobody)"
 	if ! (cd "$dir/$name" && setpriv --reuid=65534 --regid=65534 --clear-groups \
-		env -i PATH="$PATH" HOME=/tmp TMPDIR=/tmp SANDBOX_CHECKER="$dir/checker" \
+		env -i PATH="$PATH" HOME=/tmp TMPDIR=/tmp SANDBOX_CHECKER="$dir/checker" SANDBOX_BIN="$dir/sandbox" \
 		SANDBOX_TEST_UNPRIVILEGED_PASS=1 SANDBOX_TEST_MUST_WORK="${SANDBOX_TEST_MUST_WORK:-}" \
 		"$dir/$name.test" -test.count=1 -test.timeout=15m); then
 		fail=1

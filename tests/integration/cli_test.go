@@ -1,0 +1,409 @@
+//go:build linux
+
+// Package integration drives the sandbox binary as a black box: every
+// flag, every limit, every status and exit code, the whole-tree kill, and
+// that nothing is left behind.
+package integration
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gosandbox/sandbox/internal/testutil"
+)
+
+var bin struct {
+	once sync.Once
+	path string
+	err  error
+	out  []byte
+}
+
+// sandboxBin builds cmd/sandbox once (or takes SANDBOX_BIN, for runs as a
+// user who cannot use the Go caches).
+func sandboxBin(t *testing.T) string {
+	t.Helper()
+	bin.once.Do(func() {
+		if p := os.Getenv("SANDBOX_BIN"); p != "" {
+			bin.path = p
+			return
+		}
+		dir, err := os.MkdirTemp("", "sandbox-bin-")
+		if err != nil {
+			bin.err = err
+			return
+		}
+		os.Chmod(dir, 0o755)
+		bin.path = filepath.Join(dir, "sandbox")
+		_, file, _, _ := runtime.Caller(0)
+		cmd := exec.Command("go", "build", "-buildvcs=false", "-o", bin.path, "./cmd/sandbox")
+		cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+		bin.out, bin.err = cmd.CombinedOutput()
+	})
+	if bin.err != nil {
+		t.Fatalf("building sandbox: %v\n%s", bin.err, bin.out)
+	}
+	return bin.path
+}
+
+// record is the --status-json document.
+type record struct {
+	Status     string   `json:"status"`
+	ExitCode   int      `json:"exit_code"`
+	Signal     int      `json:"signal"`
+	CPUTime    float64  `json:"cpu_time"`
+	WallTime   float64  `json:"wall_time"`
+	PeakMemory uint64   `json:"peak_memory"`
+	Unenforced []string `json:"unenforced"`
+	SetupError *struct {
+		Step   int    `json:"step"`
+		Op     string `json:"op"`
+		Target string `json:"target"`
+		Errno  string `json:"errno"`
+	} `json:"setup_error"`
+}
+
+type run struct {
+	stdout, stderr string
+	code           int
+	rec            *record
+}
+
+// sandbox runs `sandbox run ARGS…` with --status-json and returns what
+// came out.
+func sandbox(t *testing.T, args ...string) run {
+	t.Helper()
+	status := filepath.Join(t.TempDir(), "status.json")
+	full := append([]string{"run", "--status-json", status}, args...)
+	cmd := exec.Command(sandboxBin(t), full...)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	r := run{stdout: so.String(), stderr: se.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("sandbox %v: %v", args, err)
+	}
+	if b, err := os.ReadFile(status); err == nil {
+		r.rec = new(record)
+		if err := json.Unmarshal(b, r.rec); err != nil {
+			t.Fatalf("status record: %v\n%s", err, b)
+		}
+	}
+	return r
+}
+
+func (r run) String() string {
+	return fmt.Sprintf("exit %d, record %+v\nstdout: %s\nstderr: %s", r.code, r.rec, r.stdout, r.stderr)
+}
+
+func checker(t *testing.T) []string {
+	return []string{"--ro-bind", testutil.Checker(t) + ":/checker"}
+}
+
+func want(t *testing.T, r run, code int, status string) {
+	t.Helper()
+	if r.code != code || r.rec == nil || r.rec.Status != status {
+		t.Errorf("want exit %d and status %q; got %s", code, status, r)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	testutil.RequireUserNS(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777) // the sandbox's root is an unprivileged host id
+	os.WriteFile(filepath.Join(dir, "in"), []byte("from host\n"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		out  string
+	}{
+		{"bind", []string{"--bind", dir + ":/data", "--", "sh", "-c", "cat /data/in; echo new > /data/out && cat /data/out"}, "from host\nnew\n"},
+		{"ro-bind", []string{"--ro-bind", dir + ":/data", "--", "sh", "-c", "cat /data/in; echo x > /data/x 2>/dev/null || echo read-only"}, "from host\nread-only\n"},
+		{"bind-ro-suffix", []string{"--bind", dir + ":/data:ro", "--", "sh", "-c", "echo x > /data/x 2>/dev/null || echo read-only"}, "read-only\n"},
+		{"tmpfs", []string{"--tmpfs", "/scratch:size=64k", "--", "sh", "-c", "head -c 100000 /dev/zero > /scratch/f 2>/dev/null || echo full; df -k /scratch | tail -1 | awk '{print $2}'"}, "full\n64\n"},
+		{"chdir", []string{"--chdir", "/tmp", "--", "pwd"}, "/tmp\n"},
+		{"env", []string{"--env", "A=1", "--env", "B=x y", "--", "sh", "-c", "echo $A $B; env | wc -l"}, "1 x y\n5\n"},
+		{"hostname", []string{"--hostname", "box", "--", "hostname"}, "box\n"},
+		{"uid-gid", []string{"--uid", "1000", "--gid", "1001", "--", "sh", "-c", "id -u; id -g"}, "1000\n1001\n"},
+		{"cap-add", []string{"--cap-add", "NET_BIND_SERVICE", "--", "sh", "-c", "grep CapEff /proc/self/status"}, "CapEff:\t0000000000000400\n"},
+		{"cap-add-nonroot", []string{"--uid", "1000", "--cap-add", "NET_BIND_SERVICE", "--", "sh", "-c", "grep CapAmb /proc/self/status"}, "CapAmb:\t0000000000000400\n"},
+		{"seccomp-unconfined", []string{"--seccomp", "unconfined", "--", "sh", "-c", "grep '^Seccomp:' /proc/self/status"}, "Seccomp:\t0\n"},
+		{"seccomp-default", []string{"--", "sh", "-c", "grep '^Seccomp:' /proc/self/status"}, "Seccomp:\t2\n"},
+	}
+	if os.Geteuid() != 0 {
+		// Only the caller's own id exists in an unprivileged sandbox.
+		cases = slices.DeleteFunc(cases, func(c struct {
+			name string
+			args []string
+			out  string
+		}) bool {
+			return c.name == "uid-gid" || c.name == "cap-add-nonroot"
+		})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := sandbox(t, c.args...)
+			if r.code != 0 || r.stdout != c.out {
+				t.Errorf("want %q, exit 0; got %s", c.out, r)
+			}
+		})
+	}
+}
+
+func TestShareNet(t *testing.T) {
+	testutil.RequireUserNS(t)
+	host, _ := os.Readlink("/proc/self/ns/net")
+	r := sandbox(t, "--share-net", "--", "readlink", "/proc/self/ns/net")
+	if strings.TrimSpace(r.stdout) != host {
+		t.Errorf("--share-net: net namespace %q, want the host's %q", r.stdout, host)
+	}
+	r = sandbox(t, "--", "readlink", "/proc/self/ns/net")
+	if strings.TrimSpace(r.stdout) == host || r.code != 0 {
+		t.Errorf("default: shares the host's network namespace: %s", r)
+	}
+}
+
+func TestSeccompProfileFile(t *testing.T) {
+	testutil.RequireUserNS(t)
+	profile := filepath.Join(t.TempDir(), "p.json")
+	os.WriteFile(profile, []byte(`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+		{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 42},
+		{"names": ["uname"], "action": "SCMP_ACT_KILL_PROCESS"}]}`), 0o644)
+	r := sandbox(t, "--seccomp", profile, "--", "sh", "-c", "mkdir /tmp/x 2>&1 | grep -c 'No message of desired type'")
+	if r.code != 0 || r.stdout != "1\n" {
+		t.Errorf("errno 42 from mkdir: %s", r)
+	}
+	r = sandbox(t, "--seccomp", profile, "--", "uname")
+	want(t, r, 128+31, "seccomp-violation")
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte(`{"defaultAction": "SCMP_ACT_FOO"}`), 0o644)
+	r = sandbox(t, "--seccomp", bad, "--", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "linux.seccomp.defaultAction") {
+		t.Errorf("bad profile: %s", r)
+	}
+}
+
+func TestSpecAndPrintSpec(t *testing.T) {
+	testutil.RequireUserNS(t)
+	out, err := exec.Command(sandboxBin(t), "run", "--print-spec", "--hostname", "from-flags", "--", "hostname").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec map[string]any
+	if err := json.Unmarshal(out, &spec); err != nil {
+		t.Fatalf("--print-spec is not JSON: %v\n%s", err, out)
+	}
+	if spec["hostname"] != "from-flags" {
+		t.Errorf("hostname %v", spec["hostname"])
+	}
+	spec["hostname"] = "from-spec"
+	b, _ := json.Marshal(spec)
+	path := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(path, b, 0o644)
+	r := sandbox(t, "--spec", path, "--env", "X=1", "--", "sh", "-c", "hostname; echo $X")
+	if r.code != 0 || r.stdout != "from-spec\n1\n" {
+		t.Errorf("--spec: %s", r)
+	}
+}
+
+// TestStatuses reaches every status and attributes it.
+func TestStatuses(t *testing.T) {
+	testutil.RequireUserNS(t)
+	chk := checker(t)
+	// Memory, pids and the tree's CPU time need a cgroup: root here.
+	cgroupCases := map[string]bool{"time-limit": true, "time-limit-tree": true, "memory-limit": true, "pids-limit": true}
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		status string
+	}{
+		{"ok", []string{"--", "true"}, 0, "ok"},
+		{"exit", []string{"--", "sh", "-c", "exit 3"}, 3, "exit"},
+		{"signal", []string{"--", "sh", "-c", "kill -TERM $$"}, 128 + 15, "signal"},
+		{"time-limit", append(chk, "--time", "0.5", "--", "/checker", "spin"), 137, "time-limit"},
+		{"time-limit-tree", append(chk, "--time", "0.6", "--", "sh", "-c", "/checker spin & /checker spin & wait"), 137, "time-limit"},
+		{"wall-limit", []string{"--wall-time", "0.3", "--", "sleep", "30"}, 137, "wall-limit"},
+		{"memory-limit", append(chk, "--memory", "32m", "--", "/checker", "alloc", "268435456"), 137, "memory-limit"},
+		{"pids-limit", append(chk, "--pids", "8", "--", "sh", "-c", "/checker fork 50 && exit 1"), 1, "pids-limit"},
+		{"output-limit", []string{"--output-limit", "1000", "--", "yes"}, 137, "output-limit"},
+		{"not-found", []string{"--", "/nonexistent/cmd"}, 127, "setup-error"},
+		{"not-executable", []string{"--", "/etc/hostname"}, 126, "setup-error"},
+		{"path-not-found", []string{"--", "no-such-command-anywhere"}, 127, "setup-error"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if cgroupCases[c.name] {
+				testutil.RequireRoot(t)
+			}
+			r := sandbox(t, c.args...)
+			want(t, r, c.code, c.status)
+			if r.rec != nil && r.rec.Status != "setup-error" && r.rec.WallTime <= 0 {
+				t.Errorf("wall_time %v", r.rec.WallTime)
+			}
+		})
+	}
+	// The accounting: CPU time of a spinner near its limit; peak memory of
+	// an allocator.
+	testutil.RequireRoot(t)
+	r := sandbox(t, append(chk, "--time", "0.5", "--", "/checker", "spin")...)
+	if r.rec == nil || r.rec.CPUTime < 0.45 || r.rec.CPUTime > 1.5 {
+		t.Errorf("cpu_time of a 0.5 s spinner: %s", r)
+	}
+	r = sandbox(t, append(chk, "--memory", "256m", "--", "/checker", "alloc", "67108864")...)
+	if r.rec == nil || r.rec.PeakMemory < 64<<20 || r.rec.PeakMemory > 256<<20 {
+		t.Errorf("peak_memory of a 64 MiB allocator: %s", r)
+	}
+}
+
+// TestBadBind: a bind the kernel refuses is a setup-error naming the step
+// and the mount.
+func TestBadBind(t *testing.T) {
+	testutil.RequireUserNS(t)
+	dir := t.TempDir()
+	r := sandbox(t, "--bind", dir+":/usr/sandbox-mountpoint", "--", "true")
+	want(t, r, 125, "setup-error")
+	if r.rec == nil || r.rec.SetupError == nil || r.rec.SetupError.Errno != "EROFS" ||
+		!strings.Contains(r.rec.SetupError.Target, "/usr/sandbox-mountpoint") {
+		t.Errorf("setup_error should name the mount and EROFS: %s", r)
+	}
+	if !strings.Contains(r.stderr, "/usr/sandbox-mountpoint") {
+		t.Errorf("stderr does not name the mount: %q", r.stderr)
+	}
+	r = sandbox(t, "--bind", "/nonexistent/src:/x", "--", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "/nonexistent/src") {
+		t.Errorf("missing bind source: %s", r)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--bind", "onlyone", "--", "true"},
+		{"--bind", "/tmp:relative", "--", "true"},
+		{"--tmpfs", "relative", "--", "true"},
+		{"--cap-add", "CAP_BOGUS", "--", "true"},
+		{"--env", "NOEQUALS", "--", "true"},
+		{"--memory", "lots", "--", "true"},
+		{"--"},
+	} {
+		cmd := exec.Command(sandboxBin(t), append([]string{"run"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || (ee.ExitCode() != 125 && ee.ExitCode() != 2) {
+			t.Errorf("%v: %v %s, want exit 125 (or 2 for flag syntax)", args, err, out)
+		}
+	}
+}
+
+// TestWholeTreeKill: a double-forked daemon dies with the run, whether a
+// limit ends it or sandbox run itself is SIGKILLed.
+func TestWholeTreeKill(t *testing.T) {
+	testutil.RequireUserNS(t)
+	chk := checker(t)
+	tag := "42" + strconv.Itoa(os.Getpid()) + "1s"
+	r := sandbox(t, append(chk, "--wall-time", "0.5", "--", "sh", "-c", "/checker daemon "+tag+"; sleep 30")...)
+	want(t, r, 137, "wall-limit")
+	waitGone(t, tag)
+
+	tag = "43" + strconv.Itoa(os.Getpid()) + "1s"
+	cmd := exec.Command(sandboxBin(t), append(append([]string{"run"}, chk...), "--", "sh", "-c", "/checker daemon "+tag+"; sleep 30")...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(pidsWith(tag)) == 0 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("the daemon never started")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Kill() // SIGKILL: sandbox run gets no chance to clean up
+	cmd.Wait()
+	waitGone(t, tag)
+}
+
+func waitGone(t *testing.T, tag string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pids := pidsWith(tag)
+		if len(pids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, p := range pids {
+				syscallKill(p)
+			}
+			t.Fatalf("processes %v survived the sandbox", pids)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func pidsWith(arg string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if bytes.Contains(b, []byte(arg)) && !bytes.Contains(b, []byte("sandbox")) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// TestUnprivilegedLimits: without a writable cgroup the record lists what
+// is not enforced, and --strict refuses to run.
+func TestUnprivilegedLimits(t *testing.T) {
+	testutil.RequireNonRoot(t)
+	testutil.RequireUserNS(t)
+	r := sandbox(t, "--memory", "64m", "--pids", "10", "--", "true")
+	if r.code != 0 || r.rec == nil || len(r.rec.Unenforced) < 2 {
+		t.Errorf("want the run with memory and pids listed unenforced: %s", r)
+	}
+	r = sandbox(t, "--strict", "--memory", "64m", "--", "true")
+	if r.code != 125 || r.rec == nil || r.rec.Status != "setup-error" || len(r.rec.Unenforced) == 0 {
+		t.Errorf("--strict: %s", r)
+	}
+	// The limits that need no cgroup still hold.
+	r = sandbox(t, "--wall-time", "0.3", "--", "sleep", "30")
+	want(t, r, 137, "wall-limit")
+	r = sandbox(t, "--output-limit", "100", "--", "yes")
+	want(t, r, 137, "output-limit")
+}
+
+func TestDoctorAndExplain(t *testing.T) {
+	testutil.RequireUserNS(t)
+	out, err := exec.Command(sandboxBin(t), "doctor").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ok    default sandbox") {
+		t.Errorf("doctor: %v\n%s", err, out)
+	}
+	out, err = exec.Command(sandboxBin(t), "explain", "--", "true").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "pivot_root") || !strings.Contains(string(out), "seccomp(") {
+		t.Errorf("explain: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n")[1:] {
+		if !strings.Contains(line, "#") {
+			t.Errorf("step without a meaning: %q", line)
+		}
+	}
+}
