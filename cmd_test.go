@@ -1,0 +1,200 @@
+//go:build linux
+
+package sandbox_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	sandbox "github.com/gosandbox/sandbox"
+	"github.com/gosandbox/sandbox/internal/testutil"
+	"github.com/gosandbox/sandbox/spawn"
+)
+
+func TestOutputAndCombinedOutput(t *testing.T) {
+	testutil.RequireUserNS(t)
+	out, err := sandbox.Command("sh", "-c", "echo out; echo err >&2").Output()
+	if err != nil || string(out) != "out\n" {
+		t.Errorf("Output: %q %v", out, err)
+	}
+	out, err = sandbox.Command("sh", "-c", "echo out; echo err >&2").CombinedOutput()
+	if err != nil || (string(out) != "out\nerr\n" && string(out) != "err\nout\n") {
+		t.Errorf("CombinedOutput: %q %v", out, err)
+	}
+	c := sandbox.Command("sh", "-c", "exit 7")
+	_, err = c.Output()
+	var ee *sandbox.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode != 7 || c.Result.Status != sandbox.StatusExit {
+		t.Errorf("exit 7: %v %+v", err, c.Result)
+	}
+}
+
+func TestStdinAndExtraFiles(t *testing.T) {
+	testutil.RequireUserNS(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c := sandbox.Command("sh", "-c", "tr a-z A-Z; echo extra >&3")
+	c.Stdin = strings.NewReader("hello\n")
+	var out bytes.Buffer
+	c.Stdout = &out
+	c.ExtraFiles = []*os.File{w}
+	_, err = c.Run()
+	w.Close()
+	if err != nil || out.String() != "HELLO\n" {
+		t.Errorf("stdin: %q %v", out.String(), err)
+	}
+	b := make([]byte, 100)
+	n, _ := r.Read(b)
+	if string(b[:n]) != "extra\n" {
+		t.Errorf("fd 3: %q", b[:n])
+	}
+}
+
+func TestEnvDirPath(t *testing.T) {
+	testutil.RequireUserNS(t)
+	c := sandbox.Command("sh", "-c", `echo "$0 $FOO $(pwd)"`)
+	c.Env = []string{"FOO=bar"}
+	c.Dir = "/tmp"
+	c.Path = "/bin/sh"
+	c.Args[0] = "argv0"
+	out, err := c.Output()
+	if err != nil || string(out) != "argv0 bar /tmp\n" {
+		t.Errorf("%q %v", out, err)
+	}
+}
+
+func TestErrorsAs(t *testing.T) {
+	testutil.RequireUserNS(t)
+	c := sandbox.Command("/nonexistent/program")
+	err := c.Start()
+	var se *spawn.StepError
+	if !errors.As(err, &se) || se.Op != "execve" {
+		t.Errorf("missing program: %v", err)
+	}
+	if c.Result == nil || c.Result.Status != sandbox.StatusSetupError || c.Result.ExitStatus() != 127 {
+		t.Errorf("result %+v", c.Result)
+	}
+	if _, err := c.Wait(); err == nil {
+		t.Error("Wait after a failed Start succeeded")
+	}
+	c = sandbox.Command("yes")
+	c.Limits.Output = 1 << 10
+	res, err := c.Run()
+	var le *sandbox.LimitError
+	if !errors.As(err, &le) || le.Limit != "output-limit" || res.Status != sandbox.StatusOutputLimit {
+		t.Errorf("output limit: %v %+v", err, res)
+	}
+}
+
+func TestCancelKillsTree(t *testing.T) {
+	testutil.RequireUserNS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	c := sandbox.CommandContext(ctx, "sh", "-c", "sleep 30 & sleep 30 & wait")
+	res, err := c.Run()
+	if !errors.Is(err, context.DeadlineExceeded) || res == nil || res.Signal != 9 {
+		t.Errorf("cancel: %v %+v", err, res)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("cancel took %v", d)
+	}
+}
+
+// TestCancelWaitDelay: a custom Cancel that the command ignores; after
+// WaitDelay the tree is killed anyway.
+func TestCancelWaitDelay(t *testing.T) {
+	testutil.RequireUserNS(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := sandbox.CommandContext(ctx, "sh", "-c", "trap '' TERM; echo ready; sleep 30")
+	var out syncWriter
+	c.Stdout = &out
+	c.Cancel = func() error { return c.Process.Signal(15) }
+	c.WaitDelay = 300 * time.Millisecond
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(out.String(), "ready") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	res, err := c.Wait()
+	if !errors.Is(err, context.Canceled) || res.Signal != 9 {
+		t.Errorf("%v %+v", err, res)
+	}
+}
+
+type syncWriter struct {
+	mu  chan struct{}
+	buf bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	if w.mu == nil {
+		w.mu = make(chan struct{}, 1)
+	}
+	w.mu <- struct{}{}
+	defer func() { <-w.mu }()
+	return w.buf.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	if w.mu == nil {
+		w.mu = make(chan struct{}, 1)
+	}
+	w.mu <- struct{}{}
+	defer func() { <-w.mu }()
+	return w.buf.String()
+}
+
+func TestResultRecord(t *testing.T) {
+	testutil.RequireUserNS(t)
+	c := sandbox.Command("true")
+	res, err := c.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(res)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	for _, k := range []string{"status", "exit_code", "signal", "cpu_time", "wall_time", "peak_memory", "unenforced"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("record lacks %q: %s", k, b)
+		}
+	}
+	if m["status"] != "ok" || m["exit_code"].(float64) != 0 {
+		t.Errorf("%s", b)
+	}
+}
+
+func TestStartTwiceAndNoCommand(t *testing.T) {
+	c := sandbox.Command("true")
+	c.Start()
+	if err := c.Start(); err == nil {
+		t.Error("second Start succeeded")
+	}
+	c.Wait()
+	if err := (&sandbox.Cmd{}).Start(); err == nil {
+		t.Error("empty Cmd started")
+	}
+}
+
+func TestStrictUnenforced(t *testing.T) {
+	testutil.RequireNonRoot(t)
+	c := sandbox.Command("true")
+	c.Limits.Memory = 64 << 20
+	c.Strict = true
+	err := c.Start()
+	if !errors.Is(err, sandbox.ErrUnenforced) {
+		t.Errorf("--strict without a cgroup: %v", err)
+	}
+}

@@ -1,0 +1,53 @@
+//go:build linux
+
+package sandbox_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	sandbox "github.com/gosandbox/sandbox"
+	"github.com/gosandbox/sandbox/spawn"
+)
+
+// Run a command in the default sandbox and read its output.
+func ExampleCommand() {
+	out, err := sandbox.Command("sh", "-c", "echo hello from $(hostname)").Output()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(string(out))
+	// Output: hello from sandbox
+}
+
+// Limits end a run; the Result says which one.
+func ExampleCmd_Run_limits() {
+	c := sandbox.Command("sleep", "10")
+	c.Limits = sandbox.Limits{WallTime: 200 * time.Millisecond}
+	res, err := c.Run()
+	var le *sandbox.LimitError
+	fmt.Println(res.Status, errors.As(err, &le))
+	// Output: wall-limit true
+}
+
+// A setup failure names the step that failed.
+func ExampleCmd_Start_setupError() {
+	err := sandbox.Command("/no/such/program").Start()
+	var se *spawn.StepError
+	if errors.As(err, &se) {
+		fmt.Println(se.Op, se.Target, se.Errno)
+	}
+	// Output: execve /no/such/program no such file or directory
+}
+
+// Cancelling the context kills the whole tree.
+func ExampleCommandContext() {
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := sandbox.CommandContext(ctx, "sh", "-c", "sleep 10 & sleep 10").Run()
+	fmt.Println(err)
+	// Output: context deadline exceeded
+}
