@@ -96,23 +96,28 @@ type Cmd struct {
 	// Warnings lists what the spec asked for that is ignored.
 	Warnings []string
 
-	ctx      context.Context
-	started  bool
-	cg       *cgroups.Cgroup
-	compiled *oci.Compiled
-	closers  []io.Closer // parent's ends, closed after Start
-	copiers  sync.WaitGroup
-	copyErr  error
-	copyMu   sync.Mutex
-	readers  []*os.File // pipe read ends the copiers drain
-	output   outputCounter
-	start    time.Time
-	killed   chan Status // the reason, once a limit or cancel killed the tree
-	unenf    []string
-	done     chan struct{}
-	waitErr  error
-	state    *spawn.State
-	waitOnce sync.Once
+	ctx     context.Context
+	started bool
+	// procMu guards proc and killPending: a copier may kill the tree
+	// while Start is still waiting for the exec.
+	procMu      sync.Mutex
+	proc        *spawn.Process
+	killPending bool
+	cg          *cgroups.Cgroup
+	compiled    *oci.Compiled
+	closers     []io.Closer // parent's ends, closed after Start
+	copiers     sync.WaitGroup
+	copyErr     error
+	copyMu      sync.Mutex
+	readers     []*os.File // pipe read ends the copiers drain
+	output      outputCounter
+	start       time.Time
+	killed      chan Status // the reason, once a limit or cancel killed the tree
+	unenf       []string
+	done        chan struct{}
+	waitErr     error
+	state       *spawn.State
+	waitOnce    sync.Once
 }
 
 // Command returns the Cmd to run name with args in the default sandbox.
@@ -248,6 +253,7 @@ func (c *Cmd) Start() (err error) {
 	c.start = time.Now()
 	p, err := compiled.StartAsync(attr)
 	if err == nil {
+		c.setProcess(p)
 		<-p.Started()
 		err = p.StartErr()
 	}

@@ -116,8 +116,8 @@ func TestCancelWaitDelay(t *testing.T) {
 	testutil.RequireUserNS(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := sandbox.CommandContext(ctx, "sh", "-c", "trap '' TERM; echo ready; sleep 30")
-	var out syncWriter
-	c.Stdout = &out
+	out := &syncWriter{mu: make(chan struct{}, 1)}
+	c.Stdout = out
 	c.Cancel = func() error { return c.Process.Signal(15) }
 	c.WaitDelay = 300 * time.Millisecond
 	if err := c.Start(); err != nil {
@@ -139,18 +139,12 @@ type syncWriter struct {
 }
 
 func (w *syncWriter) Write(p []byte) (int, error) {
-	if w.mu == nil {
-		w.mu = make(chan struct{}, 1)
-	}
 	w.mu <- struct{}{}
 	defer func() { <-w.mu }()
 	return w.buf.Write(p)
 }
 
 func (w *syncWriter) String() string {
-	if w.mu == nil {
-		w.mu = make(chan struct{}, 1)
-	}
 	w.mu <- struct{}{}
 	defer func() { <-w.mu }()
 	return w.buf.String()

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gosandbox/sandbox/spawn"
 )
 
 // stdio returns the sandbox's descriptors 0, 1, 2 and the extra files,
@@ -147,12 +149,27 @@ func (c *Cmd) kill(reason Status) {
 	c.killTree()
 }
 
+// killTree may run before Start has the process (a copier past the output
+// limit); the kill is then remembered and delivered by setProcess.
 func (c *Cmd) killTree() {
 	if c.cg != nil {
 		c.cg.Kill()
 	}
-	if c.Process != nil {
-		c.Process.Kill()
+	c.procMu.Lock()
+	defer c.procMu.Unlock()
+	if c.proc == nil {
+		c.killPending = true
+		return
+	}
+	c.proc.Kill()
+}
+
+func (c *Cmd) setProcess(p *spawn.Process) {
+	c.procMu.Lock()
+	defer c.procMu.Unlock()
+	c.proc = p
+	if c.killPending {
+		p.Kill()
 	}
 }
 
@@ -193,7 +210,7 @@ func (c *Cmd) supervise() {
 		}()
 	}
 
-	st, err := c.Process.Wait()
+	st, err := c.proc.Wait()
 	close(exited)
 	if wall != nil {
 		wall.Stop()
