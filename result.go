@@ -141,6 +141,9 @@ func (e *UnenforcedError) Is(target error) bool { return target == ErrUnenforced
 
 // setupResult records a setup failure.
 func setupResult(err error, unenforced []string) *Result {
+	if unenforced == nil {
+		unenforced = []string{}
+	}
 	r := &Result{Status: StatusSetupError, ExitCode: -1, Unenforced: unenforced, SetupError: &SetupError{Step: -1, Message: err.Error()}}
 	var ue *UnenforcedError
 	if errors.As(err, &ue) {
