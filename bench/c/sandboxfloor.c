@@ -42,13 +42,17 @@
  *            (420 instructions, generated from the Go compiler into
  *            seccomp_default.h), execve with PATH and HOME only.
  *
- * Usage: sandboxfloor [-n N] [-w W] [-N] [-S] [-m NAME] CHILD
+ * Usage: sandboxfloor [-n N] [-w W] [-N] [-S] [-V] [-m NAME] CHILD [ARG...]
  *   -n  timed sandboxes (default 1000)
  *   -w  untimed warm-up sandboxes (default 30)
  *   -N  no new network namespace (and so no lo up), like --share-net
  *   -S  no seccomp filter (an ablation; the default sandbox loads one)
+ *   -V  keep stdin, stdout and stderr (to look at the sandbox by hand:
+ *       sandboxfloor -V -n 1 -w 0 /bin/sh -c 'cat /proc/self/mountinfo')
  *   -m  the method name printed (default "default", or "default-nonet")
- * CHILD must be a static binary that exits 0.
+ * CHILD (bound read-only at /<basename>) must exit 0; ARGs, when given, are
+ * its whole argv. By default stdin, stdout and stderr are closed, as with
+ * spawn's nil Files.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -133,6 +137,7 @@ static struct {
 	char *const *argv, *const *envp;
 	int net;
 	int seccomp;
+	int keep_stdio;
 	sigset_t saved_mask;
 	int cap_last;
 	const char *binds[8];
@@ -347,7 +352,8 @@ static int reaper_main(void *arg)
 	int st, cmd_st = 0, done = 0;
 
 	/* close_fds: nothing but the two pipe ends the command needs. */
-	SYS(SYS_close_range, 0, 2, 0);
+	if (!cfg.keep_stdio)
+		SYS(SYS_close_range, 0, 2, 0);
 	{
 		int lo = cfg.status_w < cfg.sync_r ? cfg.status_w : cfg.sync_r;
 		int hi = cfg.status_w ^ cfg.sync_r ^ lo;
@@ -496,7 +502,7 @@ static double pct(const double *v, long n, double p)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: sandboxfloor [-n N] [-w W] [-N] [-S] [-m NAME] CHILD\n");
+	fprintf(stderr, "usage: sandboxfloor [-n N] [-w W] [-N] [-S] [-V] [-m NAME] CHILD [ARG...]\n");
 	exit(2);
 }
 
@@ -508,7 +514,7 @@ int main(int argc, char **argv)
 
 	cfg.net = 1;
 	cfg.seccomp = 1;
-	while ((c = getopt(argc, argv, "n:w:NSm:")) != -1) {
+	while ((c = getopt(argc, argv, "+n:w:NSVm:")) != -1) {
 		switch (c) {
 		case 'n':
 			n = atol(optarg);
@@ -522,6 +528,9 @@ int main(int argc, char **argv)
 		case 'S':
 			cfg.seccomp = 0;
 			break;
+		case 'V':
+			cfg.keep_stdio = 1;
+			break;
 		case 'm':
 			method = optarg;
 			break;
@@ -529,7 +538,7 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind + 1 != argc || n < 1 || warmup < 0)
+	if (optind >= argc || n < 1 || warmup < 0)
 		usage();
 	if (!method)
 		method = cfg.net ? "default" : "default-nonet";
@@ -550,7 +559,7 @@ int main(int argc, char **argv)
 	static char *child_argv[2];
 	static char *env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/", NULL };
 	child_argv[0] = cfg.child_abs;
-	cfg.argv = child_argv;
+	cfg.argv = optind + 1 < argc ? &argv[optind + 1] : child_argv;
 	cfg.envp = env;
 	static const char *const sys_dirs[] = { "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc" };
 	for (unsigned i = 0; i < sizeof(sys_dirs) / sizeof(sys_dirs[0]); i++) {
