@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -191,4 +192,57 @@ func TestStrictUnenforced(t *testing.T) {
 	if !errors.Is(err, sandbox.ErrUnenforced) {
 		t.Errorf("--strict without a cgroup: %v", err)
 	}
+}
+
+// TestNoLeaks runs every kind of ending and checks the process is left as
+// it was: no descriptor, arena or child.
+func TestNoLeaks(t *testing.T) {
+	testutil.RequireUserNS(t)
+	sandbox.Command("true").Run() // warm up: the runtime opens its own descriptors once
+	fds := countFds(t)
+	arenas := spawn.LiveArenas() - int64(spawn.PooledArenas())
+	runs := []func(){
+		func() { sandbox.Command("true").Run() },
+		func() { sandbox.Command("sh", "-c", "exit 3").Run() },
+		func() { sandbox.Command("/nonexistent").Run() },
+		func() { c := sandbox.Command("true"); c.Dir = "relative"; c.Run() },
+		func() { c := sandbox.Command("yes"); c.Limits.Output = 100; c.Run() },
+		func() { c := sandbox.Command("sleep", "10"); c.Limits.WallTime = 50 * time.Millisecond; c.Run() },
+		func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			sandbox.CommandContext(ctx, "sleep", "10").Run()
+		},
+		func() { sandbox.Command("sh", "-c", "cat").CombinedOutput() },
+	}
+	if os.Geteuid() == 0 {
+		runs = append(runs, func() {
+			c := sandbox.Command("sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' a)")
+			c.Limits.Memory = 16 << 20
+			c.Run()
+		})
+	}
+	for _, r := range runs {
+		r()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		kids, _ := os.ReadFile("/proc/self/task/" + strconv.Itoa(os.Getpid()) + "/children")
+		gotFds, gotArenas := countFds(t), spawn.LiveArenas()-int64(spawn.PooledArenas())
+		if gotFds <= fds && gotArenas <= arenas && len(strings.TrimSpace(string(kids))) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leak: descriptors %d → %d, arenas in use %d → %d, children %q", fds, gotFds, arenas, gotArenas, kids)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func countFds(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
 }

@@ -457,7 +457,18 @@ func (c *Compiled) attr(a *spawn.Attr) *spawn.Attr {
 // (linux.seccomp.listenerPath, with the container state, as runtime-spec
 // config-linux.md says) or to Options.OnListener.
 func (c *Compiled) takeListener(p *spawn.Process, fd uint32) error {
-	l, err := seccomp.TakeListener(p, fd)
+	var l *os.File
+	var err error
+	pid := p.Pid
+	if c.reaper {
+		// The filter is the command's, behind the reaper.
+		if pid, err = onlyChild(p.Pid); err != nil {
+			return err
+		}
+		l, err = getfd(pid, fd)
+	} else {
+		l, err = seccomp.TakeListener(p, fd)
+	}
 	if err != nil {
 		return err
 	}
@@ -466,14 +477,29 @@ func (c *Compiled) takeListener(p *spawn.Process, fd uint32) error {
 	}
 	defer l.Close()
 	st := specs.ContainerProcessState{
-		Pid:      p.Pid,
+		Pid:      pid,
 		Metadata: c.filter.ListenerMetadata,
 		State: specs.State{Version: specs.Version, ID: c.opts.ContainerID, Status: specs.StateCreating,
-			Pid: p.Pid, Bundle: c.opts.BundleDir},
+			Pid: pid, Bundle: c.opts.BundleDir},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return seccomp.SendListener(ctx, c.filter.ListenerPath, l, st)
+}
+
+// getfd copies descriptor fd of process pid with pidfd_getfd (Linux 5.6);
+// the process waits at a sync point meanwhile.
+func getfd(pid int, fd uint32) (*os.File, error) {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil, fmt.Errorf("oci: pidfd_open %d: %w", pid, err)
+	}
+	defer unix.Close(pidfd)
+	n, err := unix.PidfdGetfd(pidfd, int(fd), 0)
+	if err != nil {
+		return nil, fmt.Errorf("oci: pidfd_getfd fd %d of pid %d: %w", fd, pid, err)
+	}
+	return os.NewFile(uintptr(n), "seccomp-listener"), nil
 }
 
 // onlyChild returns the single child of a reaper: the command, which
