@@ -5,6 +5,7 @@ package seccomp
 import (
 	"runtime"
 	"slices"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -41,7 +42,13 @@ import (
 //   - socket(AF_VSOCK) and socket(AF_ALG) (EAFNOSUPPORT);
 //   - NUMA policy (mbind, set_mempolicy, migrate_pages, move_pages) and
 //     memfd_secret.
-func DefaultProfile() *specs.LinuxSeccomp {
+func DefaultProfile() *specs.LinuxSeccomp { return cloneProfile(defaultProfile()) }
+
+// defaultProfile builds the default profile once; DefaultProfile hands out
+// copies, so no caller can change another's.
+var defaultProfile = sync.OnceValue(buildDefaultProfile)
+
+func buildDefaultProfile() *specs.LinuxSeccomp {
 	names := slices.Clone(defaultAllowed)
 	names = append(names, archAllowed[runtime.GOARCH]...)
 	slices.Sort(names)
@@ -182,4 +189,26 @@ var archAllowed = map[string][]string{
 		"epoll_wait_old", "eventfd", "signalfd", "inotify_init", "alarm", "pause", "time", "getpgrp",
 		"fork", "vfork", "arch_prctl",
 	},
+}
+
+// cloneProfile deep-copies p.
+func cloneProfile(p *specs.LinuxSeccomp) *specs.LinuxSeccomp {
+	c := *p
+	if p.DefaultErrnoRet != nil {
+		v := *p.DefaultErrnoRet
+		c.DefaultErrnoRet = &v
+	}
+	c.Architectures = slices.Clone(p.Architectures)
+	c.Flags = slices.Clone(p.Flags)
+	c.Syscalls = make([]specs.LinuxSyscall, len(p.Syscalls))
+	for i, sc := range p.Syscalls {
+		c.Syscalls[i] = sc
+		c.Syscalls[i].Names = slices.Clone(sc.Names)
+		c.Syscalls[i].Args = slices.Clone(sc.Args)
+		if sc.ErrnoRet != nil {
+			v := *sc.ErrnoRet
+			c.Syscalls[i].ErrnoRet = &v
+		}
+	}
+	return &c
 }

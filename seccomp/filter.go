@@ -4,7 +4,7 @@ package seccomp
 
 import (
 	"crypto/sha256"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -94,15 +94,61 @@ func compileUncached(p *specs.LinuxSeccomp, key [32]byte) (*Filter, error) {
 	return f, nil
 }
 
-// profileHash hashes p's JSON encoding. encoding/json writes struct fields
-// in declaration order and LinuxSeccomp has no maps, so equal profiles
-// hash equally.
+// profileHash hashes every field of p in a fixed order, each string and
+// list length-prefixed, so equal profiles hash equally and no two
+// different ones collide by concatenation. It is the cache key and the
+// precompiled default's identity; a test checks by reflection that it
+// covers every field of the spec's types.
 func profileHash(p *specs.LinuxSeccomp) ([32]byte, error) {
-	data, err := json.Marshal(p)
-	if err != nil {
-		return [32]byte{}, fmt.Errorf("%s: %w", fieldPrefix, err)
+	h := sha256.New()
+	var buf [8]byte
+	num := func(v uint64) {
+		binary.LittleEndian.PutUint64(buf[:], v)
+		h.Write(buf[:])
 	}
-	return sha256.Sum256(data), nil
+	str := func(s string) {
+		num(uint64(len(s)))
+		h.Write([]byte(s))
+	}
+	opt := func(v *uint) {
+		if v == nil {
+			num(0)
+			return
+		}
+		num(1)
+		num(uint64(*v))
+	}
+	str(string(p.DefaultAction))
+	opt(p.DefaultErrnoRet)
+	num(uint64(len(p.Architectures)))
+	for _, a := range p.Architectures {
+		str(string(a))
+	}
+	num(uint64(len(p.Flags)))
+	for _, f := range p.Flags {
+		str(string(f))
+	}
+	str(p.ListenerPath)
+	str(p.ListenerMetadata)
+	num(uint64(len(p.Syscalls)))
+	for _, sc := range p.Syscalls {
+		num(uint64(len(sc.Names)))
+		for _, n := range sc.Names {
+			str(n)
+		}
+		str(string(sc.Action))
+		opt(sc.ErrnoRet)
+		num(uint64(len(sc.Args)))
+		for _, a := range sc.Args {
+			num(uint64(a.Index))
+			num(a.Value)
+			num(a.ValueTwo)
+			str(string(a.Op))
+		}
+	}
+	var key [32]byte
+	h.Sum(key[:0])
+	return key, nil
 }
 
 // cacheSize bounds the compile cache; a full cache drops an arbitrary
