@@ -356,6 +356,9 @@ func (c *Cmd) makeCgroup() error {
 	if !needs {
 		return nil
 	}
+	// A supervisor SIGKILLed before its Destroy leaves its cgroup: collect
+	// such leftovers once per process, before making ours.
+	sweepOnce.Do(func() { cgroups.Sweep(nil, "") })
 	res := cgroups.Resources{MemoryMax: l.Memory, PidsMax: l.Pids}
 	if l.Memory > 0 {
 		res.MemorySwapMax = cgroups.NoSwap
@@ -377,6 +380,8 @@ func (c *Cmd) makeCgroup() error {
 	}
 	return nil
 }
+
+var sweepOnce sync.Once
 
 func requestedCgroupLimits(l Limits) []string {
 	var out []string

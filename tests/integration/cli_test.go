@@ -335,6 +335,25 @@ func TestWholeTreeKill(t *testing.T) {
 	cmd.Process.Kill() // SIGKILL: sandbox run gets no chance to clean up
 	cmd.Wait()
 	waitGone(t, tag)
+
+	// With a limit, the killed run leaves its cgroup; the next run that
+	// needs one sweeps it (TestMain checks no cgroup is left at the end).
+	if os.Geteuid() == 0 {
+		tag = "44" + strconv.Itoa(os.Getpid()) + "1s"
+		cmd = exec.Command(sandboxBin(t), append(append([]string{"run", "--memory", "64m"}, chk...), "--", "sh", "-c", "/checker daemon "+tag+"; sleep 30")...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for len(pidsWith(tag)) == 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		waitGone(t, tag)
+		if r := sandbox(t, "--pids", "16", "--", "true"); r.code != 0 {
+			t.Errorf("run after a killed run: %s", r)
+		}
+	}
 }
 
 func waitGone(t *testing.T, tag string) {
