@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
-# bench.sh — the spawn-core benchmarks, side by side in one run, pinned
-# (taskset -c 0) and unpinned, then a table of medians and the targets of
-# issue 2 marked met or missed. Called by `make bench` (which builds the C
-# harness first); it also works on its own.
+# bench.sh — the spawn-core and sandbox-level benchmarks, side by side in one
+# run, pinned (taskset -c 0) and unpinned, then tables of medians and the
+# targets of issues 2, 3 and 5 marked met or missed. Called by `make bench`
+# (which builds the C harness first); it also works on its own.
 #
-# Methods: C/posix_spawn (glibc, the reference), C/vfork, C/clone_vm (an
-# aspawn-like clone(CLONE_VM) on a reused stack, blocking read on a
-# close-on-exec pipe), C/fork; Spawn/*/spawn (spawn.Start + Wait),
-# spawnAsync (StartAsync, <-Started, Wait), osexec (exec.Command().Run()),
-# forkexec (syscall.ForkExec + Wait4). Children: bin/bench/nop (static, no
-# libc: exit_group(0)) and /bin/true (glibc start-up ~0.5 ms here).
+# Groups:
+#   spawn_c        C references (bench/c/spawnbench.c): C/posix_spawn (glibc,
+#                  the reference), C/vfork, C/clone_vm (an aspawn-like
+#                  clone(CLONE_VM) on a reused stack, blocking read on a
+#                  close-on-exec pipe), C/fork
+#   spawn_go       spawn/bench_test.go: Spawn/*/spawn (spawn.Start + Wait),
+#                  spawnAsync (StartAsync, <-Started, Wait), osexec
+#                  (exec.Command().Run()), forkexec (syscall.ForkExec + Wait4)
+#   sandbox_peers  issue 3: the default sandbox (bench_test.go,
+#                  BenchmarkDefaultSandbox/{net,nonet}) against its C floor
+#                  (bench/c/sandboxfloor.c: the same setup in C); issue 5:
+#                  `sandbox run -- /bin/true` against bwrap, crun run and runc
+#                  run of the same sandbox as an OCI bundle (bench/ocibundle),
+#                  timed as whole commands by hyperfine, with GNU time's peak
+#                  RSS; the library (BenchmarkCommand/{sandbox,osexec})
+# Children: bin/bench/nop (static, no libc: exit_group(0)) and /bin/true
+# (glibc start-up ~0.5 ms here).
 #
 # Each round runs every group once in every mode, interleaved, so slow
 # drifts of the machine hit all methods alike. Unpinned runs on this VM are
@@ -20,19 +31,28 @@
 #   BENCH_ROUNDS  rounds (default 5)
 #   BENCH_TIME    Go -benchtime per benchmark and round (default 0.3s)
 #   BENCH_MODES   modes to run (default "pinned unpinned")
-#   BENCH_GO      Go -bench regexp (default ^BenchmarkSpawn)
+#   BENCH_GO      Go -bench regexp of spawn_go (default ^BenchmarkSpawn)
+#   BENCH_SANDBOX_GO  Go -bench regexp of sandbox_peers (default
+#                 ^Benchmark(DefaultSandbox|Command)$)
+#   BENCH_PEER_RUNS   hyperfine runs per peer, mode and round (default 30)
 #   BENCH_GROUPS  groups to run (default "spawn_c spawn_go sandbox_peers")
 #   BENCH_OUT     output directory (default bench/out/<date-time>)
+#
+# The peers need hyperfine, bwrap, crun, runc and GNU time; missing ones are
+# installed with apt-get when running as root, else their rows stay empty.
+# crun 1.8.1 refuses this host's hybrid cgroup layout ("cgroups in hybrid
+# mode not supported"), so it runs in a private mount namespace with
+# /sys/fs/cgroup/unified unmounted (unshare -m; the host is untouched);
+# runc runs as it is, cgroups included.
 #
 # Output: $OUT/results.tsv has one row per measurement and round
 # (mode, bench, metric, value); $OUT/stats.tsv the medians; $OUT/raw/ the
 # raw outputs; the summary is printed and saved as $OUT/summary.txt.
 #
-# Adding peers (bwrap, crun, runc… for the sandbox-level benchmarks of
-# later issues): write a group_<name> function that runs its commands under
+# Adding a group: write a group_<name> function that runs its commands under
 # "${RUN[@]}" and records each number with `emit BENCH METRIC VALUE`, add
-# <name> to BENCH_GROUPS, and add its rows to the report (report_<name>) and its
-# targets (`target …`) in the report section.
+# <name> to BENCH_GROUPS, and add its rows to the report (report_<name>) and
+# its targets (`target …`) in the report section.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -48,11 +68,18 @@ BINDIR=$ROOT/bin/bench
 NOP=$BINDIR/nop
 SPAWNBENCH=$BINDIR/spawnbench
 TESTBIN=$BINDIR/spawn.test
+FLOOR=$BINDIR/sandboxfloor
+SANDBOX=$BINDIR/sandbox
+SANDBOXTEST=$BINDIR/sandbox.test
+SANDBOXGO=${BENCH_SANDBOX_GO:-'^Benchmark(DefaultSandbox|Command)$'}
+PEER_RUNS=${BENCH_PEER_RUNS:-30}
 
 read -ra BENCH_GROUPS <<<"${BENCH_GROUPS:-spawn_c spawn_go sandbox_peers}"
 
 mkdir -p "$OUT/raw"
+OUT=$(cd "$OUT" && pwd)
 RESULTS=$OUT/results.tsv
+BUNDLE=$OUT/bundle
 : >"$RESULTS"
 
 log() { printf '%s\n' "$*" >&2; }
@@ -64,6 +91,31 @@ build() {
 	command -v taskset >/dev/null || { log "bench: taskset (util-linux) is needed"; exit 1; }
 	make -s -C bench/c OUT="$BINDIR" >/dev/null
 	go test -c -o "$TESTBIN" ./spawn/
+	if has_group sandbox_peers; then
+		peer_tools
+		go build -o "$SANDBOX" ./cmd/sandbox
+		go test -c -o "$SANDBOXTEST" .
+		# The OCI bundle crun and runc run: the default sandbox's spec.
+		go run ./bench/ocibundle "$BUNDLE" /bin/true
+	fi
+}
+
+has_group() { [[ " ${BENCH_GROUPS[*]} " == *" $1 "* ]]; }
+
+# peer_tools installs the peers' tools that are missing (as root), once.
+peer_tools() {
+	local want=() t pkg
+	for t in hyperfine:hyperfine bwrap:bubblewrap crun:crun runc:runc /usr/bin/time:time; do
+		command -v "${t%%:*}" >/dev/null || want+=("${t#*:}")
+	done
+	((${#want[@]})) || return 0
+	if [[ $(id -u) != 0 ]]; then
+		log "bench: missing ${want[*]} (not root, not installing): their rows stay empty"
+		return 0
+	fi
+	log "bench: installing ${want[*]}"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}" >/dev/null ||
+		log "bench: installing ${want[*]} failed: their rows stay empty"
 }
 
 # ---------------------------------------------------------------- modes ---
@@ -84,10 +136,13 @@ emit() { printf '%s\t%s\t%s\t%s\n' "$MODE" "$1" "$2" "$3" >>"$RESULTS"; }
 # ------------------------------------------------- group: C references ---
 
 # c_run NAME ARGS… runs spawnbench and records its numbers as C/NAME.
-c_run() {
-	local name=$1 line
-	shift
-	line=$("${RUN[@]}" "$SPAWNBENCH" "$@")
+c_run() { c_bin "$SPAWNBENCH" "$@"; }
+
+# c_bin BINARY NAME ARGS… runs a C harness that prints spawnbench's line.
+c_bin() {
+	local bin=$1 name=$2 line
+	shift 2
+	line=$("${RUN[@]}" "$bin" "$@")
 	echo "$MODE $ROUND $line" >>"$OUT/raw/c.txt"
 	local kv k v
 	for kv in $line; do
@@ -116,9 +171,15 @@ group_spawn_c() {
 # ------------------------------------------------ group: Go benchmarks ---
 
 group_spawn_go() {
-	local raw=$OUT/raw/go-$MODE-$ROUND.txt
-	if ! (cd spawn && SANDBOX_BENCH_NOP=$NOP "${RUN[@]}" "$TESTBIN" -test.run '^$' \
-		-test.bench "$GOBENCH" -test.benchtime "$BENCHTIME" -test.count 1 -test.v=false) >"$raw" 2>&1; then
+	(cd spawn && go_bench "$TESTBIN" "$GOBENCH" "$OUT/raw/go-$MODE-$ROUND.txt")
+}
+
+# go_bench TESTBIN REGEXP RAW runs Go benchmarks under "${RUN[@]}" with
+# $SANDBOX_BENCH_NOP set and records every reported metric.
+go_bench() {
+	local bin=$1 re=$2 raw=$3
+	if ! SANDBOX_BENCH_NOP=$NOP "${RUN[@]}" "$bin" -test.run '^$' \
+		-test.bench "$re" -test.benchtime "$BENCHTIME" -test.count 1 -test.v=false >"$raw" 2>&1; then
 		cat "$raw" >&2
 		log "bench: go benchmarks failed ($MODE, round $ROUND); output above and in $raw"
 		exit 1
@@ -146,14 +207,87 @@ group_spawn_go() {
 	done <"$raw"
 }
 
-# --------------------------------------- group: sandbox peers (later) ---
+# ------------------------------------------- group: sandbox peers -------
 
-# Sandbox-level peers — bwrap, crun, runc, unshare — come with the sandbox
-# benchmarks of later issues: run each under "${RUN[@]}", record with
-# `emit Peer/<tool>/<case> p50-µs …`, and add rows in report_sandbox_peers.
-# hyperfine may be installed here when missing (apt-get install -y
-# hyperfine) if a peer is timed as a whole command.
-group_sandbox_peers() { :; }
+# The peers as whole commands, /bin/true inside. Names become Peer/<name>.
+BWRAP_ARGS=(--unshare-all --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp /bin/true)
+peer_cmds() {
+	printf '%s\n' \
+		"sandbox-run|$SANDBOX run -- /bin/true" \
+		"sandbox-run/share-net|$SANDBOX run --share-net -- /bin/true" \
+		"sandbox-run/seccomp-unconfined|$SANDBOX run --seccomp unconfined -- /bin/true" \
+		"bwrap|bwrap ${BWRAP_ARGS[*]}" \
+		"runc|runc run -b $BUNDLE sbbench-runc-$$"
+}
+# crun's commands run in a private mount namespace (see the header).
+crun_cmds() {
+	printf '%s\n' \
+		"crun|crun run -b $BUNDLE sbbench-crun-$$" \
+		"crun/no-cgroups|crun --cgroup-manager=disabled run -b $BUNDLE sbbench-crunn-$$"
+}
+CRUN_NS=(unshare -m sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"' crun-ns)
+
+# hyper NAME-PREFIX PREFIX… -- LINES: times every "name|command" line of
+# stdin with hyperfine (no shell, warm-up 3, $PEER_RUNS runs) under PREFIX
+# and records the median and the CPU (user+sys of all its processes) per run.
+hyper() {
+	local prefix=() args=() line name cmd csv
+	while (($#)) && [[ $1 != -- ]]; do prefix+=("$1"); shift; done
+	while IFS= read -r line; do
+		name=${line%%|*} cmd=${line#*|}
+		[[ -x $(command -v "${cmd%% *}") ]] || continue
+		args+=(-n "$name" "$cmd")
+	done
+	((${#args[@]})) || return 0
+	csv=$OUT/raw/hyperfine-$MODE-$ROUND-$RANDOM.csv
+	if ! "${RUN[@]}" "${prefix[@]}" hyperfine -N -w 3 -r "$PEER_RUNS" --style none \
+		--export-csv "$csv" "${args[@]}" >>"$OUT/raw/hyperfine.txt" 2>&1; then
+		log "bench: hyperfine failed ($MODE, round $ROUND): see $OUT/raw/hyperfine.txt"
+		tail -5 "$OUT/raw/hyperfine.txt" >&2
+		return 0
+	fi
+	# command,mean,stddev,median,user,system,min,max (seconds)
+	while IFS=, read -r name _ _ med user sys _; do
+		[[ $name == command ]] && continue
+		emit "Peer/$name" p50-ms "$(awk -v v="$med" 'BEGIN { printf "%.3f", v * 1000 }')"
+		emit "Peer/$name" cpu-ms "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", (u + s) * 1000 }')"
+	done <"$csv"
+}
+
+# peak_rss NAME PREFIX… -- COMMAND…: GNU time's %M (the largest resident set
+# of the command and its waited-for descendants), the highest of 3 runs.
+peak_rss() {
+	local name=$1 prefix=() max=0 kib i
+	shift
+	while (($#)) && [[ $1 != -- ]]; do prefix+=("$1"); shift; done
+	shift
+	[[ -x /usr/bin/time && -x $(command -v "$1") ]] || return 0
+	for i in 1 2 3; do
+		kib=$("${RUN[@]}" "${prefix[@]}" /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1)
+		[[ $kib =~ ^[0-9]+$ ]] || { log "bench: peak RSS of $name: $kib"; return 0; }
+		((kib > max)) && max=$kib
+	done
+	emit "Peer/$name" peak-RSS-MiB "$(awk -v k="$max" 'BEGIN { printf "%.2f", k / 1024 }')"
+}
+
+group_sandbox_peers() {
+	# Issue 3: the default sandbox and its C floor, static child.
+	c_bin "$FLOOR" sandboxfloor/net -n 500 "$NOP"
+	c_bin "$FLOOR" sandboxfloor/nonet -N -n 800 "$NOP"
+	c_bin "$FLOOR" sandboxfloor/net/true -n 150 -w 10 /bin/true
+	go_bench "$SANDBOXTEST" "$SANDBOXGO" "$OUT/raw/go-sandbox-$MODE-$ROUND.txt"
+	# Issue 5: whole commands.
+	peer_cmds | hyper --
+	crun_cmds | hyper "${CRUN_NS[@]}" --
+	local line name
+	while IFS= read -r line; do
+		name=${line%%|*}
+		read -ra cmd <<<"${line#*|}"
+		peak_rss "$name" -- "${cmd[@]}"
+	done < <(peer_cmds)
+	peak_rss true -- /bin/true
+	peak_rss crun "${CRUN_NS[@]}" -- crun run -b "$BUNDLE" "sbbench-crun-$$"
+}
 
 # --------------------------------------------------------------- report ---
 
@@ -255,7 +389,18 @@ report_spawn() {
 		SpawnUserNS/heap={0,1GiB}/{spawn,osexec}
 }
 
-report_sandbox_peers() { :; }
+report_sandbox_peers() {
+	table "issue 3: the default sandbox, static child, spawn-to-exit (µs: p50, mean, parent CPU per sandbox)" \
+		p50-µs mean-µs parent-cpu-µs/op -- \
+		C/sandboxfloor/net DefaultSandbox/net C/sandboxfloor/nonet DefaultSandbox/nonet C/sandboxfloor/net/true
+	table "issue 5: /bin/true as a whole command (ms: median per run; CPU = user+sys of all its processes; MiB: peak RSS)" \
+		p50-ms cpu-ms peak-RSS-MiB -- \
+		Peer/sandbox-run Peer/sandbox-run/share-net Peer/sandbox-run/seccomp-unconfined \
+		Peer/bwrap Peer/crun Peer/crun/no-cgroups Peer/runc Peer/true
+	table "issue 5: the library, /bin/true (µs: p50, mean, parent CPU per run)" \
+		p50-µs mean-µs parent-cpu-µs/op -- \
+		Command/sandbox Command/osexec
+}
 
 # ratio MODE A_BENCH A_METRIC B_BENCH B_METRIC prints A/B, or nothing.
 ratio() {
@@ -282,6 +427,36 @@ target() {
 		line+=$(printf '   %s %7s %-7s' "$mode" "$([[ -n $v ]] && num "$v" || echo -)" "$ok")
 	done
 	printf '%s\n' "$line"
+}
+
+# info TEXT A_BENCH A_METRIC [B_BENCH B_METRIC] prints A (or A/B) per mode,
+# without a target.
+info() {
+	local text=$1 mode v line
+	shift
+	line=$(printf '%-40s %7s' "$text" "")
+	for mode in "${MODES[@]}"; do
+		if (($# == 4)); then v=$(ratio "$mode" "$@"); else v=$(get "$mode" "$1" "$2"); fi
+		line+=$(printf '   %s %7s %-7s' "$mode" "$([[ -n $v ]] && num "$v" || echo -)" "")
+	done
+	printf '%s\n' "$line"
+}
+
+report_sandbox_targets() {
+	printf '\n== targets (issues 3 and 5; medians over %s rounds; ratios of p50s)\n' "$ROUNDS"
+	target "3: default sandbox / C floor, static" "<=" 1.25 \
+		DefaultSandbox/net p50-µs C/sandboxfloor/net p50-µs
+	target "5: sandbox run / bwrap, /bin/true" "<=" 0.7 \
+		Peer/sandbox-run p50-ms Peer/bwrap p50-ms
+	target "5: peak RSS of sandbox run (MiB)" "<=" 10 \
+		Peer/sandbox-run peak-RSS-MiB
+	printf '\n-- for information (no target)\n'
+	info "3: same without a network namespace" DefaultSandbox/nonet p50-µs C/sandboxfloor/nonet p50-µs
+	info "3: mean: default sandbox / C floor" DefaultSandbox/net mean-µs C/sandboxfloor/net mean-µs
+	info "5: sandbox run / crun run" Peer/sandbox-run p50-ms Peer/crun p50-ms
+	info "5: sandbox run / runc run" Peer/sandbox-run p50-ms Peer/runc p50-ms
+	info "5: sandbox run / bwrap, CPU per run" Peer/sandbox-run cpu-ms Peer/bwrap cpu-ms
+	info "5: Command.Run / os/exec, /bin/true" Command/sandbox p50-µs Command/osexec p50-µs
 }
 
 report_targets() {
@@ -337,9 +512,10 @@ main() {
 	done
 	stats
 	{
-		report_spawn
-		report_sandbox_peers
-		report_targets
+		if has_group spawn_c || has_group spawn_go; then report_spawn; fi
+		if has_group sandbox_peers; then report_sandbox_peers; fi
+		if has_group spawn_c || has_group spawn_go; then report_targets; fi
+		if has_group sandbox_peers; then report_sandbox_targets; fi
 		printf '\nload after: %s; %d s; raw results in %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" $((SECONDS - start)) "$OUT"
 	} | tee -a "$OUT/summary.txt"
 }
