@@ -94,6 +94,10 @@ build() {
 	if has_group sandbox_peers; then
 		peer_tools
 		go build -o "$SANDBOX" ./cmd/sandbox
+		# Ablations: the CLI without cgo (the default filter is precompiled
+		# for amd64), and the empty Go program (the floor of a Go CLI).
+		CGO_ENABLED=0 go build -o "$SANDBOX-nocgo" ./cmd/sandbox || rm -f "$SANDBOX-nocgo"
+		CGO_ENABLED=0 go build -o "$BINDIR/goempty" ./bench/goempty
 		go test -c -o "$SANDBOXTEST" .
 		# The OCI bundle crun and runc run: the default sandbox's spec.
 		go run ./bench/ocibundle "$BUNDLE" /bin/true
@@ -216,6 +220,8 @@ peer_cmds() {
 		"sandbox-run|$SANDBOX run -- /bin/true" \
 		"sandbox-run/share-net|$SANDBOX run --share-net -- /bin/true" \
 		"sandbox-run/seccomp-unconfined|$SANDBOX run --seccomp unconfined -- /bin/true" \
+		"sandbox-run/nocgo-build|$SANDBOX-nocgo run -- /bin/true" \
+		"go-empty-main|$BINDIR/goempty" \
 		"bwrap|bwrap ${BWRAP_ARGS[*]}" \
 		"runc|runc run -b $BUNDLE sbbench-runc-$$"
 }
@@ -274,6 +280,10 @@ group_sandbox_peers() {
 	# Issue 3: the default sandbox and its C floor, static child.
 	c_bin "$FLOOR" sandboxfloor/net -n 500 "$NOP"
 	c_bin "$FLOOR" sandboxfloor/nonet -N -n 800 "$NOP"
+	# Ablation: the compiled program's own syscalls (new mount API, openat2
+	# before every mount), done in C.
+	c_bin "$FLOOR" sandboxfloor-newapi/net -A -n 500 "$NOP"
+	c_bin "$FLOOR" sandboxfloor-newapi/nonet -A -N -n 800 "$NOP"
 	c_bin "$FLOOR" sandboxfloor/net/true -n 150 -w 10 /bin/true
 	go_bench "$SANDBOXTEST" "$SANDBOXGO" "$OUT/raw/go-sandbox-$MODE-$ROUND.txt"
 	# Issue 5: whole commands.
@@ -392,10 +402,12 @@ report_spawn() {
 report_sandbox_peers() {
 	table "issue 3: the default sandbox, static child, spawn-to-exit (µs: p50, mean, parent CPU per sandbox)" \
 		p50-µs mean-µs parent-cpu-µs/op -- \
-		C/sandboxfloor/net DefaultSandbox/net C/sandboxfloor/nonet DefaultSandbox/nonet C/sandboxfloor/net/true
+		C/sandboxfloor/net C/sandboxfloor-newapi/net DefaultSandbox/net \
+		C/sandboxfloor/nonet C/sandboxfloor-newapi/nonet DefaultSandbox/nonet C/sandboxfloor/net/true
 	table "issue 5: /bin/true as a whole command (ms: median per run; CPU = user+sys of all its processes; MiB: peak RSS)" \
 		p50-ms cpu-ms peak-RSS-MiB -- \
 		Peer/sandbox-run Peer/sandbox-run/share-net Peer/sandbox-run/seccomp-unconfined \
+		Peer/sandbox-run/nocgo-build Peer/go-empty-main \
 		Peer/bwrap Peer/crun Peer/crun/no-cgroups Peer/runc Peer/true
 	table "issue 5: the library, /bin/true (µs: p50, mean, parent CPU per run)" \
 		p50-µs mean-µs parent-cpu-µs/op -- \
@@ -453,9 +465,13 @@ report_sandbox_targets() {
 	printf '\n-- for information (no target)\n'
 	info "3: same without a network namespace" DefaultSandbox/nonet p50-µs C/sandboxfloor/nonet p50-µs
 	info "3: mean: default sandbox / C floor" DefaultSandbox/net mean-µs C/sandboxfloor/net mean-µs
+	info "3: C with its syscalls (-A) / C" C/sandboxfloor-newapi/net p50-µs C/sandboxfloor/net p50-µs
+	info "3: default sandbox / C with its syscalls" DefaultSandbox/net p50-µs C/sandboxfloor-newapi/net p50-µs
+	info "3: parent CPU: sandbox / C floor" DefaultSandbox/net parent-cpu-µs/op C/sandboxfloor/net parent-cpu-µs/op
 	info "5: sandbox run / crun run" Peer/sandbox-run p50-ms Peer/crun p50-ms
 	info "5: sandbox run / runc run" Peer/sandbox-run p50-ms Peer/runc p50-ms
 	info "5: sandbox run / bwrap, CPU per run" Peer/sandbox-run cpu-ms Peer/bwrap cpu-ms
+	info "5: nocgo build of sandbox run / bwrap" Peer/sandbox-run/nocgo-build p50-ms Peer/bwrap p50-ms
 	info "5: Command.Run / os/exec, /bin/true" Command/sandbox p50-µs Command/osexec p50-µs
 }
 

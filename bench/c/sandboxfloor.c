@@ -42,9 +42,13 @@
  *            (420 instructions, generated from the Go compiler into
  *            seccomp_default.h), execve with PATH and HOME only.
  *
- * Usage: sandboxfloor [-n N] [-w W] [-N] [-S] [-V] [-m NAME] CHILD [ARG...]
+ * Usage: sandboxfloor [-n N] [-w W] [-A] [-N] [-S] [-V] [-m NAME] CHILD [ARG...]
  *   -n  timed sandboxes (default 1000)
  *   -w  untimed warm-up sandboxes (default 30)
+ *   -A  the new mount API throughout, step for step as the compiled program
+ *       does it (fsopen/fsconfig/fsmount, open_tree, mount_setattr,
+ *       openat2 + mkdirat for every target, move_mount): an ablation that
+ *       tells the syscall strategy from the rest
  *   -N  no new network namespace (and so no lo up), like --share-net
  *   -S  no seccomp filter (an ablation; the default sandbox loads one)
  *   -V  keep stdin, stdout and stderr (to look at the sandbox by hand:
@@ -60,6 +64,7 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/mount.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <sched.h>
@@ -138,13 +143,14 @@ static struct {
 	int net;
 	int seccomp;
 	int keep_stdio;
+	int newapi;
 	sigset_t saved_mask;
 	int cap_last;
 	const char *binds[8];
 	int nbinds;
 	char child_abs[4097]; /* "/nop": what execve runs after pivot_root */
 	const char *child_rel; /* "nop": the mount point, relative to the new root */
-	char devpts_opts[96], root_uid[16], root_gid[16];
+	char devpts_opts[96], devpts_gid[16], root_uid[16], root_gid[16];
 	pid_t cmd_pid;
 } cfg;
 
@@ -207,6 +213,225 @@ static void bind_ro(const char *src, const char *dst, int rec, unsigned long lon
 	CK(what, SYS(SYS_mount_setattr, AT_FDCWD, dst, rec ? AT_RECURSIVE : 0, &ma, sizeof(ma)));
 }
 
+/* --------------------------------------- the setup with mount(2) (default) */
+
+/* mounts_plain builds the tree with mount(2), relative to the new root (the
+ * cwd), then the devices and links. */
+static void mounts_plain(void)
+{
+	int fd;
+
+	OK("mkdir proc", EEXIST, SYS(SYS_mkdir, "proc", 0755));
+	CK("mount proc", SYS(SYS_mount, "proc", "proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, 0));
+	OK("mkdir dev", EEXIST, SYS(SYS_mkdir, "dev", 0755));
+	CK("mount /dev", SYS(SYS_mount, "tmpfs", "dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"));
+	OK("mkdir dev/pts", EEXIST, SYS(SYS_mkdir, "dev/pts", 0755));
+	CK("mount devpts", SYS(SYS_mount, "devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, cfg.devpts_opts));
+	OK("mkdir dev/shm", EEXIST, SYS(SYS_mkdir, "dev/shm", 0755));
+	CK("mount /dev/shm", SYS(SYS_mount, "shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k"));
+	OK("mkdir dev/mqueue", EEXIST, SYS(SYS_mkdir, "dev/mqueue", 0755));
+	CK("mount mqueue", SYS(SYS_mount, "mqueue", "dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, 0));
+	OK("mkdir tmp", EEXIST, SYS(SYS_mkdir, "tmp", 0755));
+	CK("mount /tmp", SYS(SYS_mount, "tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));
+	for (int i = 0; i < cfg.nbinds; i++) {
+		OK("mkdir bind", EEXIST, SYS(SYS_mkdir, cfg.binds[i] + 1, 0755));
+		bind_ro(cfg.binds[i], cfg.binds[i] + 1, 1, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "bind system dir");
+	}
+	fd = (int)SYS(SYS_openat, AT_FDCWD, cfg.child_rel, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	CK("create the child's mount point", fd);
+	SYS(SYS_close, fd);
+	bind_ro(cfg.child, cfg.child_rel, 0, MOUNT_ATTR_RDONLY, "bind the child");
+
+	for (unsigned i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
+		OK("mknod", EEXIST, SYS(SYS_mknodat, AT_FDCWD, devices[i].name, S_IFCHR | 0666, makedev(devices[i].maj, devices[i].min)));
+		CK("chown device", SYS(SYS_fchownat, AT_FDCWD, devices[i].name, HOST_ID, HOST_ID, AT_SYMLINK_NOFOLLOW));
+	}
+	for (unsigned i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		OK("symlink", EEXIST, SYS(SYS_symlinkat, links[i][0], AT_FDCWD, links[i][1]));
+}
+
+/* protect_plain masks and write-protects, after pivot_root. */
+static void protect_plain(void)
+{
+	for (unsigned i = 0; i < sizeof(masked) / sizeof(masked[0]); i++) {
+		long r = SYS(SYS_mount, "tmpfs", masked[i], "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
+		if (r == -ENOTDIR)
+			r = SYS(SYS_mount, "/dev/null", masked[i], 0, MS_BIND, 0);
+		if (r < 0 && r != -ENOENT)
+			child_fail("mask", r);
+	}
+	for (unsigned i = 0; i < sizeof(readonly) / sizeof(readonly[0]); i++) {
+		struct mount_attr ma = { .attr_set = MOUNT_ATTR_RDONLY };
+		long r = SYS(SYS_mount, readonly[i], readonly[i], 0, MS_BIND | MS_REC, 0);
+		if (r == -ENOENT)
+			continue;
+		CK("bind read-only path", r);
+		CK("read-only path", SYS(SYS_mount_setattr, AT_FDCWD, readonly[i], AT_RECURSIVE, &ma, sizeof(ma)));
+	}
+}
+
+/* ------------------------- the setup with the new mount API (-A ablation) */
+
+/* The compiled program's own sequence, step for step: every mount through
+ * fsopen/fsconfig/fsmount or open_tree, its target found with openat2
+ * (RESOLVE_IN_ROOT) from the root's descriptor — ENOENT first, as the root
+ * is empty — created with mkdirat and opened again, attached with
+ * move_mount, every descriptor closed. */
+
+static long in_root(int dirfd, const char *path, unsigned long long flags)
+{
+	struct open_how how = { .flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	return SYS(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+/* target opens rel (one or two components) under root as a directory,
+ * creating what is missing the way the compiled program does. */
+static int target(int root, const char *rel)
+{
+	long fd = in_root(root, rel, O_PATH | O_DIRECTORY), parent;
+	const char *slash;
+
+	if (fd != -ENOENT) {
+		CK("openat2 target", fd);
+		return (int)fd;
+	}
+	slash = strchr(rel, '/');
+	if (!slash) {
+		OK("mkdirat", EEXIST, SYS(SYS_mkdirat, root, rel, 0755));
+	} else {
+		char first[64];
+		size_t n = (size_t)(slash - rel);
+		memcpy(first, rel, n);
+		first[n] = 0;
+		OK("mkdirat", EEXIST, SYS(SYS_mkdirat, root, first, 0755));
+		parent = in_root(root, first, O_PATH | O_DIRECTORY);
+		CK("openat2 parent", parent);
+		OK("mkdirat", EEXIST, SYS(SYS_mkdirat, parent, slash + 1, 0755));
+		fd = in_root(root, rel, O_PATH | O_DIRECTORY);
+		CK("openat2 target", fd);
+		SYS(SYS_close, parent);
+		return (int)fd;
+	}
+	fd = in_root(root, rel, O_PATH | O_DIRECTORY);
+	CK("openat2 target", fd);
+	return (int)fd;
+}
+
+/* fs_new: fsopen, fsconfig source (when given) and each KEY=VALUE or flag
+ * of opts (a NULL-terminated list), create, fsmount with attrs. */
+static int fs_new(const char *type, const char *source, const char *const *opts, unsigned attrs)
+{
+	long fs = SYS(SYS_fsopen, type, FSOPEN_CLOEXEC), mnt;
+	CK("fsopen", fs);
+	if (source)
+		CK("fsconfig source", SYS(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", source, 0));
+	for (; opts && *opts; opts += 2) {
+		if (opts[1])
+			CK("fsconfig", SYS(SYS_fsconfig, fs, FSCONFIG_SET_STRING, opts[0], opts[1], 0));
+		else
+			CK("fsconfig flag", SYS(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, opts[0], 0, 0));
+	}
+	CK("fsconfig create", SYS(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, 0, 0, 0));
+	mnt = SYS(SYS_fsmount, fs, FSMOUNT_CLOEXEC, attrs);
+	CK("fsmount", mnt);
+	SYS(SYS_close, fs);
+	return (int)mnt;
+}
+
+static void attach(int mnt, int dir)
+{
+	CK("move_mount", SYS(SYS_move_mount, mnt, "", dir, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+	SYS(SYS_close, dir);
+	SYS(SYS_close, mnt);
+}
+
+static void mount_new(int root, const char *type, const char *source, const char *const *opts, unsigned attrs, const char *rel)
+{
+	int mnt = fs_new(type, source, opts, attrs);
+	attach(mnt, target(root, rel));
+}
+
+static void mounts_newapi(int root)
+{
+	static const char *const dev_opts[] = { "mode", "755", "size", "65536k", NULL };
+	static const char *const shm_opts[] = { "mode", "1777", "size", "65536k", NULL };
+	static const char *const tmp_opts[] = { "mode", "1777", NULL };
+	const char *pts_opts[] = { "newinstance", NULL, "ptmxmode", "0666", "mode", "0620", "gid", cfg.devpts_gid, NULL };
+	enum { NOSUID = MOUNT_ATTR_NOSUID, NODEV = MOUNT_ATTR_NODEV, NOEXEC = MOUNT_ATTR_NOEXEC };
+	long tree, fd, dir;
+
+	mount_new(root, "proc", "proc", NULL, NOSUID | NODEV | NOEXEC, "proc");
+	mount_new(root, "tmpfs", "tmpfs", dev_opts, NOSUID | MOUNT_ATTR_STRICTATIME, "dev");
+	mount_new(root, "devpts", "devpts", pts_opts, NOSUID | NOEXEC, "dev/pts");
+	mount_new(root, "tmpfs", "shm", shm_opts, NOSUID | NODEV | NOEXEC, "dev/shm");
+	mount_new(root, "mqueue", "mqueue", NULL, NOSUID | NODEV | NOEXEC, "dev/mqueue");
+	mount_new(root, "tmpfs", "tmpfs", tmp_opts, NOSUID | NODEV, "tmp");
+	for (int i = 0; i < cfg.nbinds; i++) {
+		struct mount_attr ma = { .attr_set = MOUNT_ATTR_RDONLY | NOSUID | NODEV };
+		tree = SYS(SYS_open_tree, AT_FDCWD, cfg.binds[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		CK("open_tree", tree);
+		CK("mount_setattr", SYS(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &ma, sizeof(ma)));
+		attach((int)tree, target(root, cfg.binds[i] + 1));
+	}
+	{
+		struct mount_attr ma = { .attr_set = MOUNT_ATTR_RDONLY };
+		tree = SYS(SYS_open_tree, AT_FDCWD, cfg.child, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		CK("open_tree the child", tree);
+		CK("mount_setattr", SYS(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &ma, sizeof(ma)));
+		fd = in_root(root, cfg.child_rel, O_PATH);
+		if (fd == -ENOENT)
+			fd = in_root(root, cfg.child_rel, O_CREAT);
+		CK("the child's mount point", fd);
+		attach((int)tree, (int)fd);
+	}
+	for (unsigned i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
+		dir = target(root, "dev");
+		OK("mknodat", EEXIST, SYS(SYS_mknodat, dir, devices[i].name + 4, S_IFCHR | 0666, makedev(devices[i].maj, devices[i].min)));
+		CK("fchownat", SYS(SYS_fchownat, dir, devices[i].name + 4, HOST_ID, HOST_ID, AT_SYMLINK_NOFOLLOW));
+		SYS(SYS_close, dir);
+	}
+	dir = target(root, "dev");
+	for (unsigned i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		OK("symlinkat", EEXIST, SYS(SYS_symlinkat, links[i][0], dir, links[i][1] + 4));
+	SYS(SYS_close, dir);
+}
+
+static void protect_newapi(void)
+{
+	static const char *const mask_opts[] = { "size", "0", NULL };
+	long dir, mnt;
+
+	for (unsigned i = 0; i < sizeof(masked) / sizeof(masked[0]); i++) {
+		dir = in_root(AT_FDCWD, masked[i], O_PATH | O_DIRECTORY);
+		if (dir >= 0) {
+			attach(fs_new("tmpfs", NULL, mask_opts, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC), (int)dir);
+			continue;
+		}
+		if (dir != -ENOENT && dir != -ENOTDIR)
+			child_fail("openat2 mask", dir);
+		dir = in_root(AT_FDCWD, masked[i], O_PATH);
+		if (dir == -ENOENT)
+			continue;
+		CK("openat2 mask", dir);
+		mnt = SYS(SYS_open_tree, AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		CK("open_tree /dev/null", mnt);
+		attach((int)mnt, (int)dir);
+	}
+	for (unsigned i = 0; i < sizeof(readonly) / sizeof(readonly[0]); i++) {
+		struct mount_attr ma = { .attr_set = MOUNT_ATTR_RDONLY };
+		dir = in_root(AT_FDCWD, readonly[i], O_PATH);
+		if (dir == -ENOENT)
+			continue;
+		CK("openat2 read-only path", dir);
+		mnt = SYS(SYS_open_tree, dir, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+		CK("open_tree read-only path", mnt);
+		CK("mount_setattr", SYS(SYS_mount_setattr, mnt, "", AT_EMPTY_PATH | AT_RECURSIVE, &ma, sizeof(ma)));
+		attach((int)mnt, (int)dir);
+	}
+}
+
+/* ----------------------------------------------------------- the command -- */
+
 static int command_main(void *arg)
 {
 	(void)arg;
@@ -231,37 +456,13 @@ static int command_main(void *arg)
 	CK("fsmount root", root);
 	SYS(SYS_close, fd);
 	CK("move_mount root over /", SYS(SYS_move_mount, root, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH));
-	CK("fchdir root", SYS(SYS_fchdir, root));
 
-	/* Mounts, relative to the new root. */
-	OK("mkdir proc", EEXIST, SYS(SYS_mkdir, "proc", 0755));
-	CK("mount proc", SYS(SYS_mount, "proc", "proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, 0));
-	OK("mkdir dev", EEXIST, SYS(SYS_mkdir, "dev", 0755));
-	CK("mount /dev", SYS(SYS_mount, "tmpfs", "dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"));
-	OK("mkdir dev/pts", EEXIST, SYS(SYS_mkdir, "dev/pts", 0755));
-	CK("mount devpts", SYS(SYS_mount, "devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, cfg.devpts_opts));
-	OK("mkdir dev/shm", EEXIST, SYS(SYS_mkdir, "dev/shm", 0755));
-	CK("mount /dev/shm", SYS(SYS_mount, "shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k"));
-	OK("mkdir dev/mqueue", EEXIST, SYS(SYS_mkdir, "dev/mqueue", 0755));
-	CK("mount mqueue", SYS(SYS_mount, "mqueue", "dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, 0));
-	OK("mkdir tmp", EEXIST, SYS(SYS_mkdir, "tmp", 0755));
-	CK("mount /tmp", SYS(SYS_mount, "tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));
-	for (int i = 0; i < cfg.nbinds; i++) {
-		OK("mkdir bind", EEXIST, SYS(SYS_mkdir, cfg.binds[i] + 1, 0755));
-		bind_ro(cfg.binds[i], cfg.binds[i] + 1, 1, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "bind system dir");
+	if (cfg.newapi) {
+		mounts_newapi(root);
+	} else {
+		CK("fchdir root", SYS(SYS_fchdir, root));
+		mounts_plain();
 	}
-	fd = (int)SYS(SYS_openat, AT_FDCWD, cfg.child_rel, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-	CK("create the child's mount point", fd);
-	SYS(SYS_close, fd);
-	bind_ro(cfg.child, cfg.child_rel, 0, MOUNT_ATTR_RDONLY, "bind the child");
-
-	/* Devices and links. */
-	for (unsigned i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
-		OK("mknod", EEXIST, SYS(SYS_mknodat, AT_FDCWD, devices[i].name, S_IFCHR | 0666, makedev(devices[i].maj, devices[i].min)));
-		CK("chown device", SYS(SYS_fchownat, AT_FDCWD, devices[i].name, HOST_ID, HOST_ID, AT_SYMLINK_NOFOLLOW));
-	}
-	for (unsigned i = 0; i < sizeof(links) / sizeof(links[0]); i++)
-		OK("symlink", EEXIST, SYS(SYS_symlinkat, links[i][0], AT_FDCWD, links[i][1]));
 
 	CK("sethostname", SYS(SYS_sethostname, "sandbox", 7));
 	if (cfg.net) {
@@ -276,24 +477,14 @@ static int command_main(void *arg)
 	}
 
 	/* Into the new root. */
+	CK("fchdir root", SYS(SYS_fchdir, root));
 	CK("pivot_root", SYS(SYS_pivot_root, ".", "."));
 	CK("umount2 old root", SYS(SYS_umount2, ".", MNT_DETACH));
 	CK("chdir /", SYS(SYS_chdir, "/"));
-	for (unsigned i = 0; i < sizeof(masked) / sizeof(masked[0]); i++) {
-		long r = SYS(SYS_mount, "tmpfs", masked[i], "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
-		if (r == -ENOTDIR)
-			r = SYS(SYS_mount, "/dev/null", masked[i], 0, MS_BIND, 0);
-		if (r < 0 && r != -ENOENT)
-			child_fail("mask", r);
-	}
-	for (unsigned i = 0; i < sizeof(readonly) / sizeof(readonly[0]); i++) {
-		struct mount_attr ma = { .attr_set = MOUNT_ATTR_RDONLY };
-		long r = SYS(SYS_mount, readonly[i], readonly[i], 0, MS_BIND | MS_REC, 0);
-		if (r == -ENOENT)
-			continue;
-		CK("bind read-only path", r);
-		CK("read-only path", SYS(SYS_mount_setattr, AT_FDCWD, readonly[i], AT_RECURSIVE, &ma, sizeof(ma)));
-	}
+	if (cfg.newapi)
+		protect_newapi();
+	else
+		protect_plain();
 	{
 		struct mount_attr ma = { .attr_set = MOUNT_ATTR_RDONLY };
 		CK("root read-only", SYS(SYS_mount_setattr, root, "", AT_EMPTY_PATH, &ma, sizeof(ma)));
@@ -502,7 +693,7 @@ static double pct(const double *v, long n, double p)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: sandboxfloor [-n N] [-w W] [-N] [-S] [-V] [-m NAME] CHILD [ARG...]\n");
+	fprintf(stderr, "usage: sandboxfloor [-n N] [-w W] [-A] [-N] [-S] [-V] [-m NAME] CHILD [ARG...]\n");
 	exit(2);
 }
 
@@ -514,7 +705,7 @@ int main(int argc, char **argv)
 
 	cfg.net = 1;
 	cfg.seccomp = 1;
-	while ((c = getopt(argc, argv, "+n:w:NSVm:")) != -1) {
+	while ((c = getopt(argc, argv, "+n:w:ANSVm:")) != -1) {
 		switch (c) {
 		case 'n':
 			n = atol(optarg);
@@ -531,6 +722,9 @@ int main(int argc, char **argv)
 		case 'V':
 			cfg.keep_stdio = 1;
 			break;
+		case 'A':
+			cfg.newapi = 1;
+			break;
 		case 'm':
 			method = optarg;
 			break;
@@ -541,7 +735,7 @@ int main(int argc, char **argv)
 	if (optind >= argc || n < 1 || warmup < 0)
 		usage();
 	if (!method)
-		method = cfg.net ? "default" : "default-nonet";
+		method = cfg.newapi ? (cfg.net ? "default-newapi" : "default-newapi-nonet") : (cfg.net ? "default" : "default-nonet");
 	if (geteuid() != 0) {
 		fprintf(stderr, "sandboxfloor: the default sandbox of a root caller needs root\n");
 		return 1;
@@ -568,6 +762,7 @@ int main(int argc, char **argv)
 			cfg.binds[cfg.nbinds++] = sys_dirs[i];
 	}
 	snprintf(cfg.devpts_opts, sizeof(cfg.devpts_opts), "newinstance,ptmxmode=0666,mode=0620,gid=%d", HOST_ID + 5);
+	snprintf(cfg.devpts_gid, sizeof(cfg.devpts_gid), "%d", HOST_ID + 5);
 	snprintf(cfg.root_uid, sizeof(cfg.root_uid), "%d", HOST_ID);
 	snprintf(cfg.root_gid, sizeof(cfg.root_gid), "%d", HOST_ID);
 	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "r");
