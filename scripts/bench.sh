@@ -504,12 +504,24 @@ report_targets() {
 
 # ------------------------------------------------------------------ main ---
 
+# revision names the commit measured ("+dirty" with local changes), or the
+# tree when it is not a git checkout (e.g. a `git archive` snapshot).
+revision() {
+	local rev
+	if rev=$(git rev-parse --short HEAD 2>/dev/null); then
+		git diff --quiet HEAD 2>/dev/null || rev+=+dirty
+		echo "$rev"
+	else
+		echo "$ROOT (not a git checkout)"
+	fi
+}
+
 main() {
 	local start=$SECONDS g
 	log "bench: building the C harness and the spawn test binary"
 	build
 	{
-		echo "spawn benchmarks — $(date -u +%FT%TZ), $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo '+dirty')"
+		echo "benchmarks — $(date -u +%FT%TZ), $(revision)"
 		echo "$(uname -sr), $(nproc) CPUs, $(go version | cut -d' ' -f3), rounds=$ROUNDS benchtime=$BENCHTIME modes=${MODES[*]}"
 		echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
 		echo "pinned = taskset -c 0 (GOMAXPROCS 1); unpinned = all CPUs; static child = $NOP"
