@@ -5,6 +5,7 @@ package sandbox
 import (
 	"os"
 	"path/filepath"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -97,17 +98,27 @@ func DefaultSpec(o DefaultOptions) *specs.Spec {
 	if binds == nil {
 		binds = DefaultBinds
 	}
+	var links []string
 	for _, p := range binds {
+		p = filepath.Clean(p)
 		if _, err := os.Stat(p); err != nil {
 			continue
 		}
-		p = filepath.Clean(p)
+		// A merged-/usr host's /bin → usr/bin: the same link inside, when
+		// it points into another bound directory, instead of a bind.
+		if target, ok := linkInto(p, binds); ok {
+			links = append(links, p+":"+target)
+			continue
+		}
 		mounts = append(mounts, specs.Mount{Destination: p, Type: "bind", Source: p, Options: []string{"rbind", "ro", "nosuid", "nodev"}})
 	}
 	env := mergeEnv(DefaultEnv, o.Env)
 	annotations := map[string]string{
 		rootfs.AnnotationTmpfsRoot: "size=1m",
 		oci.AnnotationInit:         "true",
+	}
+	if len(links) > 0 {
+		annotations[rootfs.AnnotationSymlinks] = strings.Join(links, ",")
 	}
 	if privileged {
 		annotations[oci.AnnotationUsernsLast] = "true"
@@ -141,6 +152,29 @@ func DefaultSpec(o DefaultOptions) *specs.Spec {
 			Seccomp:       seccomp.DefaultProfile(),
 		},
 	}
+}
+
+// linkInto reports whether p is a relative symlink whose target lies in
+// another of the bound directories, and returns the link's text.
+func linkInto(p string, binds []string) (string, bool) {
+	target, err := os.Readlink(p)
+	if err != nil || filepath.IsAbs(target) || strings.ContainsAny(target, ",:") {
+		return "", false
+	}
+	resolved := filepath.Join(filepath.Dir(p), target)
+	for _, b := range binds {
+		b = filepath.Clean(b)
+		if b == p {
+			continue
+		}
+		if fi, err := os.Lstat(b); err != nil || !fi.IsDir() {
+			continue
+		}
+		if resolved == b || strings.HasPrefix(resolved, b+"/") {
+			return target, true
+		}
+	}
+	return "", false
 }
 
 // mergeEnv appends add to base; a later KEY=… replaces an earlier one.

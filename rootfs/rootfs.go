@@ -40,6 +40,11 @@ const (
 	// bind of root.path; its value is tmpfs options ("size=16m"), or
 	// "true".
 	AnnotationTmpfsRoot = "org.gosandbox.rootfs.tmpfs"
+	// AnnotationSymlinks lists symlinks to create in the new root before
+	// the mounts, as comma-separated PATH:TARGET pairs
+	// ("/bin:usr/bin,/lib:usr/lib"): a merged-/usr host's top-level links,
+	// which would otherwise each cost a bind mount.
+	AnnotationSymlinks = "org.gosandbox.rootfs.symlinks"
 )
 
 // Options are the facts beyond the spec.
@@ -65,6 +70,7 @@ type Plan struct {
 	opts       Options
 	rootPath   string
 	tmpfsRoot  []fsParam
+	symlinks   [][2]string
 	mounts     []mountPlan
 	devices    []specs.LinuxDevice
 	devSymlink bool
@@ -127,6 +133,17 @@ func Compile(spec *specs.Spec, opts Options) (*Plan, error) {
 			bad("root.path: %s is not a directory", rp)
 		}
 		p.rootPath = rp
+	}
+
+	if v, ok := spec.Annotations[AnnotationSymlinks]; ok && v != "" {
+		for _, pair := range strings.Split(v, ",") {
+			link, target, ok := strings.Cut(pair, ":")
+			if !ok || !path.IsAbs(link) || path.Clean(link) == "/" || target == "" || strings.ContainsRune(pair, 0) {
+				bad("annotations[%q]: %q: want PATH:TARGET with an absolute PATH", AnnotationSymlinks, pair)
+				continue
+			}
+			p.symlinks = append(p.symlinks, [2]string{path.Clean(link), target})
+		}
 	}
 
 	hasDev := false
@@ -286,6 +303,9 @@ func (p *Plan) EmitBuild(b *spawn.Builder) {
 	b.Call(spawn.Call{Nr: unix.SYS_MOVE_MOUNT, Args: []spawn.Arg{spawn.Reg(regRoot), b.String("").Arg(), spawn.Imm(unix.AT_FDCWD), b.String("/").Arg(), spawn.Imm(unix.MOVE_MOUNT_F_EMPTY_PATH)},
 		Op: "move_mount", Target: "new root over /"})
 
+	for _, l := range p.symlinks {
+		c.symlink(l[0], l[1])
+	}
 	for _, mp := range p.mounts {
 		c.mount(mp)
 	}
@@ -363,6 +383,17 @@ func (c *compiler) mount(mp mountPlan) {
 	}
 	c.closeReg(regDst, what)
 	c.closeReg(regSrc, what)
+}
+
+// symlink creates link → target in the new root (an existing entry is left
+// alone), its directory made like a mount target's.
+func (c *compiler) symlink(link, target string) {
+	what := "symlink " + link + " → " + target
+	dir, base := path.Split(link)
+	c.resolveTarget(dir, false, regDir, what)
+	c.b.Call(spawn.Call{Nr: unix.SYS_SYMLINKAT, Args: []spawn.Arg{c.b.String(target).Arg(), spawn.Reg(regDir), c.b.String(base).Arg()},
+		Op: "symlink", Target: link + " → " + target, OnErrno: []unix.Errno{unix.EEXIST}})
+	c.closeReg(regDir, what)
 }
 
 // setattr emits mount_setattr on the mount in register r.
