@@ -68,9 +68,13 @@ type Cmd struct {
 	ExtraFiles []*os.File
 
 	// Spec is the sandbox; nil means DefaultSpec. Path, Args, Env and Dir
-	// override its process fields. Cmd copies it; the caller's value is not
-	// changed.
+	// override its process fields. Cmd copies it, so the caller's value is
+	// not changed — unless SpecOwned is set.
 	Spec *specs.Spec
+	// SpecOwned hands Spec over to the Cmd, which then changes it in place
+	// instead of copying it (a deep copy costs more than the rest of the
+	// setup's Go work in a fresh process).
+	SpecOwned bool
 	// Limits bound the run.
 	Limits Limits
 	// Strict makes Start fail when a limit cannot be enforced on this host
@@ -140,9 +144,12 @@ func CommandContext(ctx context.Context, name string, arg ...string) *Cmd {
 // rlimits; it does not start anything.
 func (c *Cmd) EffectiveSpec() (*specs.Spec, error) {
 	var spec *specs.Spec
-	if c.Spec == nil {
+	switch {
+	case c.Spec == nil:
 		spec = DefaultSpec(DefaultOptions{Args: c.Args})
-	} else {
+	case c.SpecOwned:
+		spec = c.Spec
+	default:
 		b, err := json.Marshal(c.Spec)
 		if err != nil {
 			return nil, fmt.Errorf("sandbox: copying the spec: %w", err)
@@ -152,6 +159,9 @@ func (c *Cmd) EffectiveSpec() (*specs.Spec, error) {
 			return nil, fmt.Errorf("sandbox: copying the spec: %w", err)
 		}
 	}
+	// With SpecOwned the fields below apply in place; applying them twice
+	// (EffectiveSpec, then Start) changes nothing more: each is set, or
+	// merged by key.
 	if spec.Process == nil {
 		spec.Process = &specs.Process{Cwd: "/"}
 	}

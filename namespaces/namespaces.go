@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -349,19 +350,33 @@ func formatMap(m []specs.LinuxIDMapping) string {
 }
 
 // WriteMaps writes the id maps of the user namespace pid is in: the
-// parent's half of SyncMaps.
+// parent's half of SyncMaps. Raw syscalls, not os files: the child waits
+// meanwhile, and os.OpenFile's poller bookkeeping costs more than the
+// writes.
 func (p *Plan) WriteMaps(pid int) error {
-	dir := fmt.Sprintf("/proc/%d/", pid)
-	if err := os.WriteFile(dir+"uid_map", []byte(formatMap(p.uidMap)), 0); err != nil {
-		return fmt.Errorf("namespaces: write %suid_map: %w", dir, err)
+	dir := "/proc/" + strconv.Itoa(pid) + "/"
+	if err := writeFile(dir+"uid_map", formatMap(p.uidMap)); err != nil {
+		return err
 	}
 	if !p.opts.Setgroups {
-		if err := os.WriteFile(dir+"setgroups", []byte("deny"), 0); err != nil {
-			return fmt.Errorf("namespaces: write %ssetgroups: %w", dir, err)
+		if err := writeFile(dir+"setgroups", "deny"); err != nil {
+			return err
 		}
 	}
-	if err := os.WriteFile(dir+"gid_map", []byte(formatMap(p.gidMap)), 0); err != nil {
-		return fmt.Errorf("namespaces: write %sgid_map: %w", dir, err)
+	return writeFile(dir+"gid_map", formatMap(p.gidMap))
+}
+
+func writeFile(path, content string) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("namespaces: open %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	if n, err := unix.Write(fd, []byte(content)); err != nil || n != len(content) {
+		if err == nil {
+			err = unix.EIO
+		}
+		return fmt.Errorf("namespaces: write %s: %w", path, err)
 	}
 	return nil
 }

@@ -505,11 +505,18 @@ func getfd(pid int, fd uint32) (*os.File, error) {
 // onlyChild returns the single child of a reaper: the command, which
 // entered the user namespace after the reaper split off.
 func onlyChild(pid int) (int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	path := "/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) + "/children"
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, fmt.Errorf("oci: the reaper's child: %w", err)
 	}
-	f := strings.Fields(string(b))
+	var buf [64]byte
+	n, err := unix.Read(fd, buf[:])
+	unix.Close(fd)
+	if err != nil {
+		return 0, fmt.Errorf("oci: the reaper's child: read %s: %w", path, err)
+	}
+	f := strings.Fields(string(buf[:max(n, 0)]))
 	if len(f) != 1 {
 		return 0, fmt.Errorf("oci: the reaper has %d children, want 1", len(f))
 	}

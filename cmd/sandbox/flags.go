@@ -236,7 +236,7 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	c := &sandbox.Cmd{Spec: spec, Env: f.env, Dir: f.chdir, Strict: f.strict, DieWithParent: true}
+	c := &sandbox.Cmd{Spec: spec, SpecOwned: true, Env: f.env, Dir: f.chdir, Strict: f.strict, DieWithParent: true}
 	if len(argv) > 0 {
 		c.Path, c.Args = argv[0], argv
 	}
