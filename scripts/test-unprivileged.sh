@@ -13,7 +13,8 @@ dir=$(mktemp -d /tmp/sandbox-upass.XXXXXX)
 chmod 755 "$dir"
 trap 'rm -rf "$dir"' EXIT
 CGO_ENABLED=0 $go build -buildvcs=false -o "$dir/checker" ./internal/checker
-$go build -buildvcs=false -o "$dir/sandbox" ./cmd/sandbox
+CGO_ENABLED=0 $go build -buildvcs=false -o "$dir/sandbox" ./cmd/sandbox
+$go build -buildvcs=false -o "$dir/sandbox-seccomp" ./cmd/sandbox-seccomp
 fail=0
 while IFS='|' read -r path pdir; do
 	[ -n "$path" ] || continue

@@ -87,6 +87,9 @@ func compileUncached(p *specs.LinuxSeccomp, key [32]byte) (*Filter, error) {
 		return nil, err
 	}
 	f, err := build(pl)
+	if errors.Is(err, ErrNoLibseccomp) && ExternalCompiler != "" {
+		f, err = compileExternal(p)
+	}
 	if err != nil {
 		return nil, err
 	}

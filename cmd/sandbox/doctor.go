@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -175,10 +176,18 @@ func seccompCheck() check {
 		return c
 	}
 	c.ok = true
-	if v, api := seccomp.LibraryVersion(); v != "" {
+	switch v, api := seccomp.LibraryVersion(); {
+	case v != "":
 		c.detail = fmt.Sprintf("filters available; libseccomp %s (API %d) for custom profiles", v, api)
-	} else {
-		c.detail = "filters available; built without libseccomp: only the default and unconfined profiles"
+	case seccomp.ExternalCompiler != "":
+		out, err := exec.Command(seccomp.ExternalCompiler, "version").Output()
+		if err != nil {
+			c.detail = "filters available; custom profiles: " + seccomp.ExternalCompiler + " fails: " + err.Error()
+		} else {
+			c.detail = "filters available; custom profiles through " + seccomp.ExternalCompiler + ": " + strings.TrimSpace(string(out))
+		}
+	default:
+		c.detail = "filters available; no libseccomp: only the default and unconfined profiles (install sandbox-seccomp next to sandbox for custom ones)"
 	}
 	return c
 }

@@ -6,7 +6,10 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
+
+	"github.com/gosandbox/sandbox/seccomp"
 )
 
 // exitSetup is the exit code for a failure before the command ran.
@@ -35,7 +38,24 @@ func usage() {
 	}
 }
 
+// useExternalSeccomp points a build without libseccomp at the
+// sandbox-seccomp next to this executable, for custom profiles.
+func useExternalSeccomp() {
+	if v, _ := seccomp.LibraryVersion(); v != "" {
+		return
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return
+	}
+	p := filepath.Join(filepath.Dir(exe), "sandbox-seccomp")
+	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+		seccomp.ExternalCompiler = p
+	}
+}
+
 func main() {
+	useExternalSeccomp()
 	if len(os.Args) < 2 {
 		usage()
 		os.Exit(2)

@@ -47,7 +47,15 @@ func sandboxBin(t *testing.T) string {
 		os.Chmod(dir, 0o755)
 		bin.path = filepath.Join(dir, "sandbox")
 		_, file, _, _ := runtime.Caller(0)
+		// As make build ships it: sandbox without cgo, sandbox-seccomp
+		// (libseccomp, for custom profiles) beside it.
 		cmd := exec.Command("go", "build", "-buildvcs=false", "-o", bin.path, "./cmd/sandbox")
+		cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if bin.out, bin.err = cmd.CombinedOutput(); bin.err != nil {
+			return
+		}
+		cmd = exec.Command("go", "build", "-buildvcs=false", "-o", filepath.Join(dir, "sandbox-seccomp"), "./cmd/sandbox-seccomp")
 		cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
 		bin.out, bin.err = cmd.CombinedOutput()
 	})
