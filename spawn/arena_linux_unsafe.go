@@ -82,13 +82,25 @@ type header struct {
 	nsteps     uint64
 	closeRel   uint64
 	nclose     uint64
+	closeFlags uint64 // flags of the first close_range (CLOSE_RANGE_UNSHARE)
 	dupRel     uint64
 	ndup       uint64
 	startPc    uint64
 
 	regs [NumRegs]uint64
-	rec  [4]uint32 // status record being written
+	rec  [4]uint32 // sync record being written to the status pipe
 	buf  [8]byte   // sync reply
+
+	// ctid is the word CLONE_CHILD_CLEARTID names: the kernel zeroes it and
+	// wakes it as a futex when the child execs or exits (mm_release, the
+	// same point that releases a vfork parent). A synchronous start sleeps
+	// on it instead of reading a status pipe.
+	ctid uint32
+	// execMark is set by OpMarkExec, just before the exec.
+	execMark uint32
+	// fail is {recFail, step, errno, aux} once a step failed. The parent
+	// reads fail and execMark when the child can no longer write them.
+	fail [4]uint32
 
 	// Private to a pid-1 reaper after it cloned the command; the parent
 	// reads reapStatus once the reaper has been reaped.
@@ -99,11 +111,11 @@ type header struct {
 	reapBuf    [16]uint64 // struct signalfd_siginfo
 }
 
-// Status records: the child writes 16 bytes, {kind, step, errno, aux}.
+// Status records, {kind, step, errno, aux}: a failure is recorded in the
+// arena (header.fail); a sync point is written to the status pipe.
 const (
 	recFail = 1 // step failed with errno; aux is the table entry for fd steps
 	recSync = 2 // waiting at sync point aux
-	recExec = 3 // about to exec
 	recSize = 16
 )
 
@@ -140,9 +152,10 @@ func childEntry() uintptr { return **(**uintptr)(unsafe.Pointer(&childMainFn)) }
 
 // arena is an mmap'd region outside the Go heap: the child's stacks, the
 // header, and a loaded program. It is reused only once the child can no
-// longer touch it: after EOF on the status pipe (the kernel switches mm
-// before closing close-on-exec descriptors, and exit_mm runs before
-// exit_files), or, for a reaper program, once the reaper was reaped.
+// longer touch it: once the kernel cleared header.ctid (mm_release, when
+// the child execs or exits), after EOF on the status pipe (the kernel
+// switches mm before closing close-on-exec descriptors, and exit_mm runs
+// before exit_files), or, for a reaper program, once the reaper was reaped.
 type arena struct {
 	mem    []byte
 	cls    int    // pool class; -1 when not pooled
@@ -246,8 +259,10 @@ func align8(n int) int { return (n + 7) &^ 7 }
 
 // load copies p into a (unless a already holds p's image and p never
 // writes to it), relocates its addresses, and fills the header and the
-// per-spawn descriptor tables.
-func (a *arena) load(p *Program, closeTab [][2]uint32, dupTab [][4]int32, statusFd int) {
+// per-spawn descriptor tables. statusFd is the status pipe's write end, or
+// -1 for a start that sleeps on header.ctid (cleartid).
+func (a *arena) load(p *Program, plan *fdPlan, statusFd int, cleartid bool) {
+	closeTab, dupTab := plan.closeTab, plan.dupTab
 	base := uint64(a.base())
 	stepsOff := dataOff + align8(len(p.data))
 	if a.progID != p.id || p.mutable {
@@ -294,6 +309,15 @@ func (a *arena) load(p *Program, closeTab [][2]uint32, dupTab [][4]int32, status
 		stackSize:  stackSize - stackReserve,
 		tls:        uint64(uintptr(unsafe.Pointer(&h.tls[8]))),
 	}
+	if cleartid {
+		// The child starts on this process's descriptor table and copies
+		// the part it keeps in its first step (see Start).
+		h.clone.flags |= unix.CLONE_FILES
+		h.closeFlags = unix.CLOSE_RANGE_UNSHARE
+		h.clone.flags |= unix.CLONE_CHILD_CLEARTID
+		h.clone.childTid = uint64(uintptr(unsafe.Pointer(&h.ctid)))
+		h.ctid = 1
+	}
 	h.allMask = ^uint64(0)
 	h.pidfd = -1
 	h.entry = uint64(childEntry())
@@ -320,6 +344,38 @@ func (a *arena) clone(cgroupFd int) (pid int, pidfd int, err error) {
 		return 0, -1, unix.Errno(errno)
 	}
 	return int(r), int(h.pidfd), nil
+}
+
+// closeEntry and dupEntry read back entry i of the loaded descriptor
+// tables, to name a failed descriptor step.
+func (a *arena) closeEntry(i uint32) ([2]uint32, bool) {
+	h := a.hdr()
+	if uint64(i) >= h.nclose {
+		return [2]uint32{}, false
+	}
+	return *(*[2]uint32)(unsafe.Add(unsafe.Pointer(h), h.closeRel+8*uint64(i))), true
+}
+
+func (a *arena) dupEntry(i uint32) ([4]int32, bool) {
+	h := a.hdr()
+	if uint64(i) >= h.ndup {
+		return [4]int32{}, false
+	}
+	return *(*[4]int32)(unsafe.Add(unsafe.Pointer(h), h.dupRel+16*uint64(i))), true
+}
+
+// outcome returns what the child recorded: the failed step's record, if
+// any, and whether it reached OpMarkExec. Call it only once the child can
+// no longer write to a (see arena).
+func (a *arena) outcome() (fail [4]uint32, failed, marked bool) {
+	h := a.hdr()
+	return h.fail, h.fail[0] == recFail, h.execMark != 0
+}
+
+// awaitCleared sleeps until the kernel cleared header.ctid: the child
+// exec'd or exited, and no longer touches a. See waitCleared.
+func (a *arena) awaitCleared(pidfd int, hold bool) {
+	waitCleared(&a.hdr().ctid, pidfd, hold)
 }
 
 // reaped returns the command's wait status recorded by a pid-1 reaper.

@@ -18,8 +18,8 @@ import (
 //   - be instrumented (//go:norace //go:nocheckptr);
 //   - bounds-check, panic, defer, call through interfaces or closures;
 //   - read or write Go memory: only the arena, reached through h.
-// Every failure goes through the one fail label: a {step, errno} record on
-// the status pipe, then exit_group(125).
+// Every failure goes through the one fail label: a {step, errno} record in
+// the arena's header, then exit_group(125).
 
 // Kernel constants the interpreter needs, typed for the raw calls.
 const (
@@ -78,7 +78,11 @@ func childMain(h *header) {
 		case OpCloseFds:
 			for i = 0; i < h.nclose; i++ {
 				c = (*[2]uint32)(unsafe.Add(unsafe.Pointer(h), h.closeRel+8*i))
-				_, e = rawSyscall6(unix.SYS_CLOSE_RANGE, uintptr(c[0]), uintptr(c[1]), 0, 0, 0, 0)
+				a2 = 0
+				if i == 0 {
+					a2 = uintptr(h.closeFlags)
+				}
+				_, e = rawSyscall6(unix.SYS_CLOSE_RANGE, uintptr(c[0]), uintptr(c[1]), a2, 0, 0, 0)
 				if e != 0 {
 					aux = i
 					goto fail
@@ -125,12 +129,7 @@ func childMain(h *header) {
 			}
 			r1 = 0
 		case OpMarkExec:
-			h.rec[0], h.rec[1], h.rec[2], h.rec[3] = recExec, uint32(pc), 0, 0
-			r1, e = rawSyscall6(unix.SYS_WRITE, uintptr(h.statusFd), uintptr(unsafe.Pointer(&h.rec)), recSize, 0, 0, 0)
-			if e == 0 && r1 != recSize {
-				e = uintptr(unix.EIO)
-			}
-			r1 = 0
+			h.execMark = 1
 		case OpStore:
 			if s.Args[2] == 8 {
 				*(*uint64)(unsafe.Add(unsafe.Pointer(h), s.Args[0]-headerOff)) = h.regs[s.Args[1]&(NumRegs-1)]
@@ -215,7 +214,9 @@ func childMain(h *header) {
 	e = uintptr(unix.ENOEXEC)
 
 fail:
-	h.rec[0], h.rec[1], h.rec[2], h.rec[3] = recFail, uint32(pc), uint32(e), uint32(aux)
-	rawSyscall6(unix.SYS_WRITE, uintptr(h.statusFd), uintptr(unsafe.Pointer(&h.rec)), recSize, 0, 0, 0)
+	// The parent reads the record once the child is gone from the arena:
+	// the kernel clears ctid, or closes the status pipe, only at exit.
+	h.fail[1], h.fail[2], h.fail[3] = uint32(pc), uint32(e), uint32(aux)
+	h.fail[0] = recFail
 	rawSyscall6(unix.SYS_EXIT_GROUP, childExitFailed, 0, 0, 0, 0, 0)
 }

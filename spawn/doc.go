@@ -14,19 +14,40 @@
 //	─────────────                              ─────────────────────────────────────
 //	block all signals
 //	clone3(CLONE_VM|CLONE_PIDFD|CLONE_SETTLS|
-//	       CLONE_CLEAR_SIGHAND|CLONE_NEW*) ──────► childMain: step 0 close_fds
-//	restore signal mask                         step 1 dup_fds (parallel move)
-//	close status pipe's write end               … namespaces, mounts, creds …
-//	read(status pipe) ◄── {step, errno} ─────── on failure: report, exit(125)
-//	                  ◄── "about to exec" ───── mark_exec
-//	                  ◄── EOF ───────────────── execve (close-on-exec pipe closes)
-//	arena back to the pool
+//	       CLONE_CLEAR_SIGHAND|CLONE_FILES|
+//	       CLONE_CHILD_CLEARTID|CLONE_NEW*) ──► childMain: step 0 close_fds (unshares
+//	restore signal mask                         the descriptor table first)
+//	futex wait on the arena's ctid word         step 1 dup_fds (parallel move)
+//	                                            … namespaces, mounts, creds …
+//	                                            on failure: {step, errno} into the
+//	                                              arena, exit(125)
+//	                                            mark_exec: a flag in the arena
+//	                 ◄── kernel zeroes ctid, ── execve (mm_release, as for vfork)
+//	                     wakes the futex        or exit
+//	read the arena's record; arena back to the pool
+//
+// The kernel clears the word only once the child has left the arena: at
+// exec it releases the old mm (as it releases a vfork parent), at exit it
+// releases the mm before anything else. Start sleeps in a raw futex wait,
+// keeping its P as os/exec's vfork does, for programs that create no
+// namespace (they reach exec within microseconds; the P is released after
+// 10 ms); a program with namespaces sleeps with the P released.
+//
+// StartAsync, and programs with sync points or a pid-1 reaper, use a
+// close-on-exec status pipe instead: the child writes sync records on it,
+// and EOF proves the child left the arena (the kernel switches mm before
+// closing close-on-exec descriptors, and exit_mm runs before exit_files).
+// StartAsync watches the pipe through the netpoller; Start (with sync
+// points or a reaper) blocks in read(2).
+//
+// Wait never parks a thread: every pidfd being waited for is added (one
+// epoll_ctl, EPOLLONESHOT) to one epoll set of the package, which the
+// netpoller watches through an os.File; a dispatcher goroutine wakes the
+// waiters whose children exited.
 //
 // The child never enters the Go runtime: childMain is //go:nosplit,
 // //go:norace and //go:nocheckptr, calls nothing but the raw-syscall stubs
-// (a test disassembles it), and reads only the arena. EOF on the status
-// pipe proves the child no longer uses the arena: the kernel switches mm
-// before closing close-on-exec descriptors.
+// (a test disassembles it), and reads only the arena.
 //
 // # Descriptors
 //
@@ -35,6 +56,14 @@
 // never delay another spawn's EOF); step 1 moves the caller's files to
 // 0…N-1 and the program's own descriptors to fixed slots after them (see
 // planFds). Steps refer to those slots by number.
+//
+// A start that sleeps on the cleartid word clones with CLONE_FILES: the
+// child shares the parent's descriptor table until step 0, whose first
+// close_range (CLOSE_RANGE_UNSHARE over everything above the keep-set)
+// copies only the descriptors up to the highest one kept. clone3 then
+// copies no descriptor table in the parent, however many descriptors the
+// parent holds; the parent keeps the program's and the caller's
+// descriptors open until the child exec'd.
 //
 // # Caveats
 //

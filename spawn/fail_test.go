@@ -6,8 +6,12 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gosandbox/sandbox/internal/testutil"
 	"golang.org/x/sys/unix"
@@ -180,11 +184,11 @@ func TestDiedBeforeExec(t *testing.T) {
 	defer prog.Close()
 	_, err = Start(prog, &Attr{Files: make([]*os.File, 3), OnSync: func(p *Process, _, _ uint32) error {
 		p.Kill()
-		p.pidfd.Fd() // keep the descriptor in use while the child dies
+		pidfd := p.Pidfd()
 		// Wait for the child to be gone so the reply finds no reader.
 		var st State
 		for {
-			rc, _ := p.pidfd.SyscallConn()
+			rc, _ := pidfd.SyscallConn()
 			var done bool
 			rc.Control(func(fd uintptr) { done, _ = waitPidfd(int(fd), unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, &st) })
 			if done {
@@ -198,4 +202,91 @@ func TestDiedBeforeExec(t *testing.T) {
 	if !strings.Contains(err.Error(), "killed") {
 		t.Errorf("%q does not say how the child died", err)
 	}
+}
+
+// TestDiedBeforeExecCleartid kills a child blocked in a step of a program
+// without sync points: Start sleeps on the arena's cleartid word, which
+// the kernel clears at exit too, and must report the death, reap the
+// child and free the arena.
+func TestDiedBeforeExecCleartid(t *testing.T) {
+	leakCheck(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	b := NewBuilder(3)
+	buf := b.Zero(8)
+	b.Call(Call{Nr: unix.SYS_READ, Args: []Arg{Imm(0), buf.Arg(), Imm(1)}, Op: "read", Target: "a pipe nobody writes"})
+	b.MarkExec()
+	b.Exec("/bin/true", []string{"true"}, nil)
+	prog, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prog.Close()
+	before := children(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			for _, c := range children(t) {
+				if !slices.Contains(before, c) {
+					pid, _ := strconv.Atoi(c)
+					unix.Kill(pid, unix.SIGKILL)
+					return
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	_, err = Start(prog, &Attr{Files: []*os.File{r, nil, nil}})
+	<-done
+	if !errors.Is(err, ErrDiedBeforeExec) || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("got %v, want ErrDiedBeforeExec (killed)", err)
+	}
+}
+
+// TestManyParentDescriptors spawns from a parent holding descriptors below
+// and far above the ones it passes: the child, which copies the parent's
+// table only up to the highest descriptor it keeps, must see exactly its
+// layout.
+func TestManyParentDescriptors(t *testing.T) {
+	leakCheck(t)
+	null, err := os.Open("/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	var extra []int
+	for _, fd := range []int{200, 201, 1000, 4000} {
+		if err := unix.Dup3(int(null.Fd()), fd, unix.O_CLOEXEC); err != nil {
+			t.Skipf("dup3 to %d: %v", fd, err)
+		}
+		extra = append(extra, fd)
+	}
+	// One without close-on-exec, between descriptors that are kept.
+	if err := unix.Dup3(int(null.Fd()), 150, 0); err != nil {
+		t.Fatal(err)
+	}
+	extra = append(extra, 150)
+	defer func() {
+		for _, fd := range extra {
+			unix.Close(fd)
+		}
+	}()
+	high := os.NewFile(uintptr(201), "high")
+	prog := mustCompile(t, &Exec{Path: "/bin/sh", Args: []string{"sh", "-c", "cd /proc/self/fd && echo *"}})
+	out, st := runOut(t, prog, &Attr{Files: []*os.File{nil, nil, high}})
+	if st.ExitCode() != 0 {
+		t.Fatalf("%v", st)
+	}
+	fds := strings.Fields(string(out))
+	// 1 is the output pipe, 2 the high descriptor; the shell holds one
+	// more for the glob's directory, at the lowest free number (0).
+	if !slices.Equal(fds, []string{"0", "1", "2"}) {
+		t.Errorf("child has descriptors %v: want 1, 2 and the shell's own 0", fds)
+	}
+	runtime.KeepAlive(high)
 }

@@ -93,6 +93,7 @@ func runProbe(t *testing.T, e *Exec, attr *Attr) *probe {
 // fails the test if either grew by its end, or if a child is left unreaped.
 func leakCheck(t *testing.T) {
 	t.Helper()
+	exits.once.Do(initExits) // the package's epoll set stays open for good
 	fds := openFds(t)
 	inUse := LiveArenas() - int64(PooledArenas())
 	t.Cleanup(func() {

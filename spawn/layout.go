@@ -15,14 +15,17 @@ import (
 // The child's layout is fixed by the program:
 //
 //	0 … N-1     the caller's files (not close-on-exec); a nil file is closed
-//	N           the status pipe (close-on-exec)
+//	N           the status pipe (close-on-exec), or closed when the start
+//	            needs none (see Start)
 //	N+1         the sync descriptor, or closed
 //	N+2 …       the program's kept descriptors, then the per-spawn inputs
 //
 // Step 0 closes every descriptor that is not a source of this layout (so
 // other spawns' pipes and every host descriptor are gone at once); step 1
 // moves sources to slots as a parallel move, breaking cycles through a
-// temporary, and closes everything above the layout.
+// temporary, and closes whatever source is left outside the layout. The
+// tables hold only the calls that change something: a slot that step 0
+// already closed is not closed again.
 type fdPlan struct {
 	closeTab [][2]uint32
 	dupTab   [][4]int32
@@ -34,13 +37,23 @@ type fdMove struct {
 }
 
 // planFds solves the layout. files[i] is the parent's descriptor for slot
-// i (-1: closed), status and sync the pipes' (sync -1: none), extra the
+// i (-1: closed), status and sync the pipes' (-1: none), extra the
 // descriptors for slots N+2….
 func planFds(files []int, status, sync int, extra []int) fdPlan {
+	return planFdsInto(fdPlan{}, files, status, sync, extra)
+}
+
+// planFdsInto is planFds appending to p's tables, so that a caller can
+// lend it buffers on its stack; the scratch space stays on the stack for
+// common sizes.
+func planFdsInto(p fdPlan, files []int, status, sync int, extra []int) fdPlan {
 	n := len(files)
-	var moves []fdMove
-	var closes []int
-	keep := []int{status}
+	var (
+		moveBuf  [16]fdMove
+		closeBuf [8]int
+		keepBuf  [16]int
+	)
+	moves, closes, keep := moveBuf[:0], closeBuf[:0], keepBuf[:0]
 	for i, f := range files {
 		if f < 0 {
 			closes = append(closes, i)
@@ -49,7 +62,12 @@ func planFds(files []int, status, sync int, extra []int) fdPlan {
 		moves = append(moves, fdMove{f, i, false})
 		keep = append(keep, f)
 	}
-	moves = append(moves, fdMove{status, n, true})
+	if status >= 0 {
+		moves = append(moves, fdMove{status, n, true})
+		keep = append(keep, status)
+	} else {
+		closes = append(closes, n)
+	}
 	if sync >= 0 {
 		moves = append(moves, fdMove{sync, n + 1, true})
 		keep = append(keep, sync)
@@ -62,7 +80,6 @@ func planFds(files []int, status, sync int, extra []int) fdPlan {
 	}
 	end := n + 2 + len(extra)
 
-	var p fdPlan
 	slices.Sort(keep)
 	keep = slices.Compact(keep)
 	lo := 0
@@ -74,9 +91,19 @@ func planFds(files []int, status, sync int, extra []int) fdPlan {
 	}
 	p.closeTab = append(p.closeTab, [2]uint32{uint32(lo), ^uint32(0)})
 
-	tmp := max(keep[len(keep)-1]+1, end)
-	var self []fdMove
-	var pending []fdMove
+	// After step 0 only the keep-set is open. Sources at or above the
+	// layout's end, and temporaries, are closed by a final close_range.
+	tmp := end
+	if len(keep) > 0 {
+		tmp = max(keep[len(keep)-1]+1, end)
+	}
+	needCloseFrom := tmp > end
+
+	// Moves onto themselves only need their close-on-exec flag set; they
+	// must come after every move that reads them, which a dup3 never
+	// disturbs, so they are simply put last.
+	var selfBuf, pendBuf [16]fdMove
+	self, pending := selfBuf[:0], pendBuf[:0]
 	for _, m := range moves {
 		if m.src == m.dst {
 			self = append(self, m)
@@ -122,6 +149,7 @@ func planFds(files []int, status, sync int, extra []int) fdPlan {
 			}
 		}
 		tmp++
+		needCloseFrom = true
 	}
 	for _, m := range self {
 		fl := int32(0)
@@ -130,10 +158,16 @@ func planFds(files []int, status, sync int, extra []int) fdPlan {
 		}
 		p.dupTab = append(p.dupTab, [4]int32{dupOpSetFd, int32(m.src), 0, fl})
 	}
+	// A slot that must end closed is open only if it is some source (step
+	// 0 closed the rest); no move writes it.
 	for _, c := range closes {
-		p.dupTab = append(p.dupTab, [4]int32{dupOpClose, int32(c), 0, 0})
+		if _, found := slices.BinarySearch(keep, c); found {
+			p.dupTab = append(p.dupTab, [4]int32{dupOpClose, int32(c), 0, 0})
+		}
 	}
-	p.dupTab = append(p.dupTab, [4]int32{dupOpCloseFrom, int32(end), 0, 0})
+	if needCloseFrom {
+		p.dupTab = append(p.dupTab, [4]int32{dupOpCloseFrom, int32(end), 0, 0})
+	}
 	return p
 }
 

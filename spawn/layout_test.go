@@ -43,6 +43,9 @@ func simulate(t *testing.T, table map[int]int, p fdPlan) (map[int]int, map[int]b
 			}
 			cloexec[a] = d[3]&unix.FD_CLOEXEC != 0
 		case dupOpClose:
+			if _, ok := fds[a]; !ok {
+				t.Fatalf("close of fd %d, already closed", a)
+			}
 			delete(fds, a)
 		case dupOpCloseFrom:
 			for fd := range fds {
@@ -85,7 +88,10 @@ func TestPlanFds(t *testing.T) {
 				files[i] = open()
 			}
 		}
-		status := open()
+		status := -1
+		if rng.Intn(3) > 0 {
+			status = open()
+		}
 		sync := -1
 		if rng.Intn(2) == 0 {
 			sync = open()
@@ -105,7 +111,9 @@ func TestPlanFds(t *testing.T) {
 				want[i] = parent[f]
 			}
 		}
-		want[n] = parent[status]
+		if status >= 0 {
+			want[n] = parent[status]
+		}
 		if sync >= 0 {
 			want[n+1] = parent[sync]
 		}
@@ -135,5 +143,28 @@ func TestPlanFdsCycle(t *testing.T) {
 	}
 	if !slices.ContainsFunc(p.dupTab, func(d [4]int32) bool { return d[0] == dupOpDup && d[2] >= 6 }) {
 		t.Errorf("no temporary used: %v", p.dupTab)
+	}
+}
+
+// TestPlanFdsMinimal checks that the tables hold no useless call: with no
+// descriptor to keep, step 0 is one close_range and step 1 is empty; with
+// the files already in place, step 1 only sets flags.
+func TestPlanFdsMinimal(t *testing.T) {
+	p := planFds([]int{-1, -1, -1}, -1, -1, nil)
+	if len(p.closeTab) != 1 || p.closeTab[0] != [2]uint32{0, ^uint32(0)} || len(p.dupTab) != 0 {
+		t.Errorf("nothing kept: close %v dup %v", p.closeTab, p.dupTab)
+	}
+	p = planFds([]int{0, 1, 2}, -1, -1, nil)
+	if len(p.closeTab) != 1 || p.closeTab[0] != [2]uint32{3, ^uint32(0)} {
+		t.Errorf("stdio in place: close %v", p.closeTab)
+	}
+	for _, d := range p.dupTab {
+		if d[0] != dupOpSetFd {
+			t.Errorf("stdio in place: %v", p.dupTab)
+		}
+	}
+	p = planFds([]int{-1, -1, -1}, 5, -1, nil)
+	if len(p.dupTab) != 2 || p.dupTab[0] != [4]int32{dupOpDup, 5, 3, unix.O_CLOEXEC} || p.dupTab[1][0] != dupOpCloseFrom {
+		t.Errorf("status pipe only: %v", p.dupTab)
 	}
 }

@@ -15,25 +15,26 @@ import (
 
 // Process is a spawned child, held through its pidfd (no pid reuse races).
 // Its methods are safe for concurrent use, except that Wait may be called
-// once.
+// once. Every Process must be waited for or released: until then it holds
+// its pidfd and, once exited, a zombie.
 type Process struct {
 	Pid int
 
-	prog     *Program
-	attr     *Attr // until the start settles
-	plan     fdPlan
-	statusFd int      // blocking status pipe (Start)
-	statusF  *os.File // non-blocking status pipe (StartAsync)
-	syncW    int
+	prog    *Program
+	attr    *Attr    // until the start settles
+	status  int      // blocking status pipe's read end (Start with a pipe)
+	statusF *os.File // non-blocking status pipe (StartAsync)
+	syncW   int
 
 	started  chan struct{}
 	startErr error
 
-	// mu guards arena, pidfd and state.
-	mu    sync.Mutex
-	arena *arena // until the child cannot touch it
-	pidfd *os.File
-	state procState
+	// mu guards arena, pidfd, pidfdF and state.
+	mu     sync.Mutex
+	arena  *arena // until the child cannot touch it
+	pidfd  int    // -1 once closed
+	pidfdF *os.File
+	state  procState
 }
 
 type procState uint8
@@ -83,14 +84,6 @@ func (s *State) String() string {
 	return fmt.Sprintf("exit status %d", s.ExitCode())
 }
 
-func newPidfd(fd int) *os.File {
-	// O_NONBLOCK makes os.NewFile register the pidfd with the netpoller:
-	// it becomes readable when the child exits (Linux 5.3), so Wait parks a
-	// goroutine, not a thread.
-	unix.SetNonblock(fd, true)
-	return os.NewFile(uintptr(fd), "pidfd")
-}
-
 // ErrWaited is returned by a second Wait.
 var ErrWaited = errors.New("spawn: Wait already called")
 
@@ -113,22 +106,21 @@ func (p *Process) Wait() (*State, error) {
 	return p.reap()
 }
 
-// reap waits for exit through the netpoller, then releases the pidfd and
-// the arena.
+// reap waits for exit through the netpoller (see exits_linux.go), then
+// releases the pidfd and the arena.
 func (p *Process) reap() (*State, error) {
 	st := &State{Pid: p.Pid}
-	rc, err := p.pidfd.SyscallConn()
-	if err != nil {
-		return nil, fmt.Errorf("spawn: wait: %w", err)
-	}
-	var werr error
-	err = rc.Read(func(fd uintptr) bool {
+	fd := p.pidfd // only reap and Release close it, never concurrently
+	var err error
+	for {
 		var done bool
-		done, werr = waitPidfd(int(fd), unix.WEXITED|unix.WNOHANG, st)
-		return done || werr != nil
-	})
-	if err == nil {
-		err = werr
+		done, err = waitPidfd(fd, unix.WEXITED|unix.WNOHANG, st)
+		if done || err != nil {
+			break
+		}
+		if err = awaitExit(fd); err != nil {
+			break
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -142,9 +134,23 @@ func (p *Process) reap() (*State, error) {
 		putArena(p.arena)
 		p.arena = nil
 	}
-	p.pidfd.Close()
+	p.closePidfd()
 	p.state = procDone
 	return st, nil
+}
+
+// closePidfd closes the pidfd, through its os.File if Pidfd made one.
+// p.mu is held.
+func (p *Process) closePidfd() error {
+	fd := p.pidfd
+	p.pidfd = -1
+	switch {
+	case p.pidfdF != nil:
+		return p.pidfdF.Close()
+	case fd >= 0:
+		return closeFd(fd)
+	}
+	return nil
 }
 
 // Signal sends sig to the child through its pidfd. It returns
@@ -152,24 +158,15 @@ func (p *Process) reap() (*State, error) {
 func (p *Process) Signal(sig unix.Signal) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.state == procDone || p.state == procReleased {
+	if p.state == procDone || p.state == procReleased || p.pidfd < 0 {
 		return os.ErrProcessDone
 	}
-	rc, err := p.pidfd.SyscallConn()
+	err := unix.PidfdSendSignal(p.pidfd, sig, nil, 0)
+	if err == unix.ESRCH {
+		return os.ErrProcessDone
+	}
 	if err != nil {
-		return os.ErrProcessDone
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.PidfdSendSignal(int(fd), sig, nil, 0)
-	}); err != nil {
-		return os.ErrProcessDone
-	}
-	if serr == unix.ESRCH {
-		return os.ErrProcessDone
-	}
-	if serr != nil {
-		return fmt.Errorf("spawn: pidfd_send_signal %v: %w", sig, serr)
+		return fmt.Errorf("spawn: pidfd_send_signal %v: %w", sig, err)
 	}
 	return nil
 }
@@ -177,9 +174,17 @@ func (p *Process) Signal(sig unix.Signal) error {
 // Kill sends SIGKILL.
 func (p *Process) Kill() error { return p.Signal(unix.SIGKILL) }
 
-// Pidfd returns the child's pidfd. It stays owned by p: valid until Wait or
-// Release.
-func (p *Process) Pidfd() *os.File { return p.pidfd }
+// Pidfd returns the child's pidfd, in blocking mode. It stays owned by p:
+// valid until Wait or Release, which close it. The *os.File is made on the
+// first call; Wait does not need it.
+func (p *Process) Pidfd() *os.File {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pidfdF == nil && p.pidfd >= 0 {
+		p.pidfdF = os.NewFile(uintptr(p.pidfd), "pidfd")
+	}
+	return p.pidfdF
+}
 
 // Release gives up the child without waiting for it: the pidfd is closed
 // and the child is left for whoever reaps it. A pid-1 reaper's arena is
@@ -197,24 +202,22 @@ func (p *Process) Release() error {
 	}
 	if a := p.arena; a != nil {
 		p.arena = nil
-		f := p.pidfd
+		fd, f := p.pidfd, p.pidfdF
+		p.pidfd = -1
 		go func() {
-			// The reaper still runs on a; free it once it exits. WNOWAIT
-			// leaves the zombie for its reaper.
-			rc, err := f.SyscallConn()
-			if err == nil {
-				rc.Read(func(fd uintptr) bool {
-					var st State
-					done, err := waitPidfd(int(fd), unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, &st)
-					return done || err != nil
-				})
-			}
+			// The reaper still runs on a; free it once it exits, leaving
+			// the zombie for its reaper.
+			awaitExit(fd)
 			putArena(a)
-			f.Close()
+			if f != nil {
+				f.Close()
+			} else {
+				closeFd(fd)
+			}
 		}()
 		return nil
 	}
-	return p.pidfd.Close()
+	return p.closePidfd()
 }
 
 // keepAlive keeps the caller's files reachable until the child holds its

@@ -60,9 +60,19 @@ func setDumpablePolicy() {
 }
 
 // Start spawns a child running p and returns once it has exec'd, or with
-// the error of the step that failed. The calling goroutine blocks in read(2)
-// on the status pipe — in a system call, so the runtime hands its P to
-// other goroutines — which lets the kernel run the child at once.
+// the error of the step that failed. The calling goroutine sleeps in the
+// kernel until then, which lets the kernel run the child at once, as it
+// runs a vfork child.
+//
+// For most programs the sleep is a futex wait on a word of the arena that
+// the kernel clears when the child execs or exits (CLONE_CHILD_CLEARTID),
+// and the child starts on this process's descriptor table, copying only
+// the descriptors it keeps. A program that creates no namespace reaches
+// exec within microseconds: like os/exec's vfork, Start keeps its P for
+// that time (at most 10 ms, then the P goes to other goroutines); a
+// program with namespaces releases the P at once. Programs with sync
+// points or a pid-1 reaper block in read(2) on a status pipe instead,
+// with the P released.
 //
 // Errors: *VerifyError never (programs are verified when built);
 // *CloneError when clone3 fails; *StepError when a step fails;
@@ -72,7 +82,12 @@ func Start(p *Program, attr *Attr) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := proc.awaitStart(); err != nil {
+	if proc.status < 0 {
+		err = proc.settle(nil) // start waited for the cleartid word
+	} else {
+		err = proc.awaitStart()
+	}
+	if err != nil {
 		return nil, err
 	}
 	return proc, nil
@@ -91,6 +106,21 @@ func StartAsync(p *Program, attr *Attr) (*Process, error) {
 	return proc, nil
 }
 
+// closedChan is Started for a start that settled before Start returned.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// Sizes of the per-spawn scratch space that start keeps on its stack; more
+// descriptors spill to the heap.
+const (
+	stackFds   = 8
+	stackClose = 8
+	stackDup   = 16
+)
+
 func start(p *Program, attr *Attr, async bool) (*Process, error) {
 	if attr == nil {
 		attr = &Attr{}
@@ -108,14 +138,15 @@ func start(p *Program, attr *Attr, async bool) (*Process, error) {
 	}
 	dumpableOnce.Do(setDumpablePolicy)
 
-	files := make([]int, len(attr.Files))
-	for i, f := range attr.Files {
-		files[i] = -1
+	var filesBuf, extraBuf [stackFds]int
+	files, extra := filesBuf[:0], extraBuf[:0]
+	for _, f := range attr.Files {
+		fd := -1
 		if f != nil {
-			files[i] = int(f.Fd())
+			fd = int(f.Fd())
 		}
+		files = append(files, fd)
 	}
-	extra := make([]int, 0, len(p.slots))
 	in := 0
 	for _, s := range p.slots {
 		switch {
@@ -131,86 +162,107 @@ func start(p *Program, attr *Attr, async bool) (*Process, error) {
 		}
 	}
 
-	var status [2]int
-	flags := unix.O_CLOEXEC
-	if async {
-		flags |= unix.O_NONBLOCK
-	}
-	if err := unix.Pipe2(status[:], flags); err != nil {
-		return nil, fmt.Errorf("spawn: status pipe: %w", err)
+	// A synchronous start of a program without sync points or a reaper
+	// needs no status pipe: it sleeps on the arena's cleartid word, and
+	// the child records failures in the arena.
+	statusR, statusW := -1, -1
+	if async || p.hasSync || p.reaper {
+		var sp [2]int
+		flags := unix.O_CLOEXEC
+		if async {
+			flags |= unix.O_NONBLOCK
+		}
+		if err := unix.Pipe2(sp[:], flags); err != nil {
+			return nil, fmt.Errorf("spawn: status pipe: %w", err)
+		}
+		statusR, statusW = sp[0], sp[1]
 	}
 	syncR, syncW := -1, -1
 	if p.hasSync {
 		var sp [2]int
 		if err := unix.Pipe2(sp[:], unix.O_CLOEXEC); err != nil {
-			unix.Close(status[0])
-			unix.Close(status[1])
+			closeFds(statusR, statusW)
 			return nil, fmt.Errorf("spawn: sync pipe: %w", err)
 		}
 		syncR, syncW = sp[0], sp[1]
 	}
-	closeAll := func() {
-		for _, fd := range []int{status[0], status[1], syncR, syncW} {
-			if fd >= 0 {
-				unix.Close(fd)
-			}
-		}
-	}
 
-	plan := planFds(files, status[1], syncR, extra)
+	var closeBuf [stackClose][2]uint32
+	var dupBuf [stackDup][4]int32
+	plan := planFdsInto(fdPlan{closeTab: closeBuf[:0], dupTab: dupBuf[:0]}, files, statusW, syncR, extra)
+	if statusW < 0 {
+		// CLONE_FILES: the child's first close_range unshares the table,
+		// copying only the descriptors below its first descriptor; make
+		// that the range above the keep-set, so that it copies no more
+		// than it keeps.
+		ct := plan.closeTab
+		last := ct[len(ct)-1]
+		copy(ct[1:], ct[:len(ct)-1])
+		ct[0] = last
+	}
 	a, err := getArena(arenaSize(p, len(plan.closeTab), len(plan.dupTab)), p.id)
 	if err != nil {
-		closeAll()
+		closeFds(statusR, statusW, syncR, syncW)
 		return nil, err
 	}
-	a.load(p, plan.closeTab, plan.dupTab, status[1])
+	a.load(p, &plan, statusW, statusW < 0)
 	cg := -1
 	if attr.Cgroup != nil {
 		cg = int(attr.Cgroup.Fd())
 	}
 	pid, pidfd, err := a.clone(cg)
 	// The child holds its own copies of every descriptor now.
-	unix.Close(status[1])
-	if syncR >= 0 {
-		unix.Close(syncR)
-	}
+	closeFds(statusW, syncR)
 	keepAlive(attr)
 	if err != nil {
-		unix.Close(status[0])
-		if syncW >= 0 {
-			unix.Close(syncW)
-		}
+		closeFds(statusR, syncW)
 		putArena(a) // no child exists
 		return nil, &CloneError{Flags: p.cloneFlags | a.hdr().clone.flags&unix.CLONE_INTO_CGROUP, Errno: err.(unix.Errno)}
 	}
 
 	proc := &Process{
-		Pid:     pid,
-		prog:    p,
-		arena:   a,
-		attr:    attr,
-		plan:    plan,
-		started: make(chan struct{}),
-		syncW:   syncW,
+		Pid:    pid,
+		prog:   p,
+		arena:  a,
+		attr:   attr,
+		status: statusR,
+		syncW:  syncW,
+		pidfd:  pidfd,
 	}
-	proc.pidfd = newPidfd(pidfd)
-	if async {
-		proc.statusF = os.NewFile(uintptr(status[0]), "spawn-status")
-	} else {
-		proc.statusFd = status[0]
+	switch {
+	case async:
+		proc.started = make(chan struct{})
+		proc.statusF = os.NewFile(uintptr(statusR), "spawn-status")
+		proc.status = -1
+	case statusR >= 0:
+		proc.started = make(chan struct{})
+	default:
+		proc.started = closedChan
+		// Sleep until the child exec'd or died. Until its first step it
+		// shares this process's descriptor table (CLONE_FILES), so the
+		// descriptors it keeps must stay open until then: the program's
+		// lock and the caller's files are held across the sleep.
+		a.awaitCleared(pidfd, p.cloneFlags == 0)
+		keepAlive(attr)
 	}
 	return proc, nil
 }
 
-// awaitStart reads status records until EOF and settles the start. It
-// reaps a child that failed, and releases the arena once the child can no
-// longer touch it.
+// closeFds closes the descriptors that are not -1.
+func closeFds(fds ...int) {
+	for _, fd := range fds {
+		if fd >= 0 {
+			closeFd(fd)
+		}
+	}
+}
+
+// awaitStart reads sync records from the status pipe until EOF, answering
+// them, then settles the start.
 func (p *Process) awaitStart() error {
 	var (
 		buf     [8 * recSize]byte
 		pending []byte
-		failed  *[4]uint32
-		marked  bool
 		syncErr error
 	)
 	for {
@@ -219,7 +271,7 @@ func (p *Process) awaitStart() error {
 		if p.statusF != nil {
 			n, err = p.statusF.Read(buf[:])
 		} else {
-			n, err = unix.Read(p.statusFd, buf[:])
+			n, err = unix.Read(p.status, buf[:])
 			if err == unix.EINTR {
 				continue
 			}
@@ -234,42 +286,46 @@ func (p *Process) awaitStart() error {
 				rec[i] = binary.NativeEndian.Uint32(pending[4*i:])
 			}
 			pending = pending[recSize:]
-			switch rec[0] {
-			case recFail:
-				failed = &rec
-			case recExec:
-				marked = true
-			case recSync:
-				reply := []byte{0}
-				if p.attr.OnSync == nil {
-					syncErr = fmt.Errorf("spawn: step %d: sync point %d reached with no Attr.OnSync", rec[1], rec[3])
-				} else if err := p.attr.OnSync(p, rec[3], rec[2]); err != nil {
-					syncErr = err
-				}
-				if syncErr != nil {
-					reply[0] = 1
-				}
-				unix.Write(p.syncW, reply)
+			if rec[0] != recSync {
+				continue
 			}
+			reply := []byte{0}
+			if p.attr.OnSync == nil {
+				syncErr = fmt.Errorf("spawn: step %d: sync point %d reached with no Attr.OnSync", rec[1], rec[3])
+			} else if err := p.attr.OnSync(p, rec[3], rec[2]); err != nil {
+				syncErr = err
+			}
+			if syncErr != nil {
+				reply[0] = 1
+			}
+			unix.Write(p.syncW, reply)
 		}
 	}
 	if p.statusF != nil {
 		p.statusF.Close()
 	} else {
-		unix.Close(p.statusFd)
+		unix.Close(p.status)
 	}
+	p.status = -1
 	if p.syncW >= 0 {
 		unix.Close(p.syncW)
 		p.syncW = -1
 	}
-	p.attr = nil
+	return p.settle(syncErr)
+}
 
+// settle decides the start once the child can no longer write to its arena
+// (the cleartid word was cleared, or EOF on the status pipe): it reaps a
+// child that failed, releases the arena, and closes Started.
+func (p *Process) settle(syncErr error) error {
+	p.attr = nil
+	fail, failed, marked := p.arena.outcome()
 	var err error
 	switch {
-	case failed != nil && syncErr != nil && unix.Errno(failed[2]) == unix.ECANCELED:
+	case failed && syncErr != nil && unix.Errno(fail[2]) == unix.ECANCELED:
 		err = syncErr
-	case failed != nil:
-		err = p.stepError(failed)
+	case failed:
+		err = p.stepError(fail)
 	case !marked:
 		err = ErrDiedBeforeExec
 	}
@@ -280,30 +336,36 @@ func (p *Process) awaitStart() error {
 			err = fmt.Errorf("%w (%v)", ErrDiedBeforeExec, st)
 		}
 		p.startErr = err
-		close(p.started)
+		if p.started != closedChan {
+			close(p.started)
+		}
 		return err
 	}
 	if !p.prog.reaper {
 		putArena(p.arena)
 		p.arena = nil
 	}
-	close(p.started)
+	if p.started != closedChan {
+		close(p.started)
+	}
 	return nil
 }
 
-func (p *Process) stepError(rec *[4]uint32) error {
+// stepError names the failed step; its arena is still held.
+func (p *Process) stepError(rec [4]uint32) error {
 	i := int(rec[1])
 	e := &StepError{Step: i, Errno: unix.Errno(rec[2])}
-	if i >= 0 && i < len(p.prog.info) {
+	p.prog.mu.RLock()
+	defer p.prog.mu.RUnlock()
+	if i >= 0 && i < len(p.prog.info) && i < len(p.prog.steps) {
 		e.Op, e.Target = p.prog.info[i].Op, p.prog.info[i].Target
 		switch p.prog.steps[i].Nr {
 		case OpDupFds:
-			if int(rec[3]) < len(p.plan.dupTab) {
-				e.Target = describeDup(p.plan.dupTab[rec[3]])
+			if d, ok := p.arena.dupEntry(rec[3]); ok {
+				e.Target = describeDup(d)
 			}
 		case OpCloseFds:
-			if int(rec[3]) < len(p.plan.closeTab) {
-				c := p.plan.closeTab[rec[3]]
+			if c, ok := p.arena.closeEntry(rec[3]); ok {
 				e.Target = fmt.Sprintf("fds %d to %d", c[0], c[1])
 			}
 		}

@@ -3,6 +3,7 @@
 package spawn
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -23,8 +24,14 @@ type sigchldInfo struct {
 func waitPidfd(fd int, options int, st *State) (bool, error) {
 	var info sigchldInfo
 	for {
-		_, _, e := unix.Syscall6(unix.SYS_WAITID, unix.P_PIDFD, uintptr(fd), uintptr(unsafe.Pointer(&info)),
-			uintptr(options), uintptr(unsafe.Pointer(&st.Rusage)), 0)
+		var e unix.Errno
+		if options&unix.WNOHANG != 0 {
+			_, _, e = unix.RawSyscall6(unix.SYS_WAITID, unix.P_PIDFD, uintptr(fd), uintptr(unsafe.Pointer(&info)),
+				uintptr(options), uintptr(unsafe.Pointer(&st.Rusage)), 0)
+		} else {
+			_, _, e = unix.Syscall6(unix.SYS_WAITID, unix.P_PIDFD, uintptr(fd), uintptr(unsafe.Pointer(&info)),
+				uintptr(options), uintptr(unsafe.Pointer(&st.Rusage)), 0)
+		}
 		if e == unix.EINTR {
 			continue
 		}
@@ -56,3 +63,85 @@ const (
 	cldKilled = 2
 	cldDumped = 3
 )
+
+// futexWait is FUTEX_WAIT, shared (see waitCleared).
+const futexWait = 0
+
+// holdBound bounds the part of waitCleared that keeps the P.
+var holdBound = unix.Timespec{Nsec: 10e6}
+
+// clearedPoll bounds each futex sleep of waitCleared on kernels that may
+// never wake it (see waitCleared). Read-only; globals so that the kernel's
+// pointers to them need no allocation.
+var clearedPoll = unix.Timespec{Nsec: 100e6}
+
+// waitCleared sleeps on the CLONE_CHILD_CLEARTID word *w until the kernel
+// zeroes it: the child exec'd or exited. The sleep is a futex wait, so the
+// kernel runs the child at once, as it runs a vfork child.
+//
+// With hold, the first holdBound of the sleep is a raw system call that
+// keeps this goroutine's P, as os/exec's vfork keeps it until the child
+// execs: a system call through the scheduler would wake the runtime's
+// monitor thread, which retakes the P and starts another thread to run it
+// — several µs of CPU per spawn, more than the child needs to reach exec.
+// After holdBound, or without hold, the sleep goes through the scheduler
+// and the P serves other goroutines.
+//
+// The kernel wakes the word without FUTEX_PRIVATE_FLAG, so the wait uses a
+// shared key too. Kernels before 5.17 leave the word alone when the child
+// dies dumping core; there the sleep wakes every clearedPoll to look at
+// the pidfd.
+func waitCleared(w *uint32, pidfd int, hold bool) {
+	if hold {
+		tp := uintptr(unsafe.Pointer(&holdBound))
+		for atomic.LoadUint32(w) != 0 {
+			_, _, e := unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWait, 1, tp, 0, 0)
+			if e == unix.ETIMEDOUT {
+				break
+			}
+		}
+	}
+	var tp uintptr
+	if clearMayFail() {
+		tp = uintptr(unsafe.Pointer(&clearedPoll))
+	}
+	for atomic.LoadUint32(w) != 0 {
+		_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWait, 1, tp, 0, 0)
+		if e == unix.ETIMEDOUT && atomic.LoadUint32(w) != 0 {
+			var st State
+			if done, err := waitPidfd(pidfd, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, &st); done || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// epollCtl is epoll_ctl(2) without entering the scheduler: it never blocks.
+func epollCtl(epfd, op, fd int, ev *unix.EpollEvent) error {
+	_, _, e := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(ev)), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// epollPoll is epoll_pwait(2) with a zero timeout: it collects what is
+// ready and never blocks.
+func epollPoll(epfd int, evs []unix.EpollEvent) (int, error) {
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// closeFd closes a descriptor that cannot block on close (a pidfd, a
+// pipe): a raw system call, which skips the scheduler's syscall
+// bookkeeping and does not wake its monitor thread.
+func closeFd(fd int) error {
+	_, _, e := unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
