@@ -29,7 +29,13 @@ var exits struct {
 
 	mu      sync.Mutex
 	next    uint64
-	waiters map[uint64]chan struct{}
+	waiters map[uint64]*exitWaiter
+}
+
+// exitWaiter is what a goroutine waiting for an exit sleeps on; a Process
+// embeds one, so that waiting allocates nothing.
+type exitWaiter struct {
+	wg sync.WaitGroup
 }
 
 func initExits() {
@@ -58,7 +64,7 @@ func initExits() {
 		return
 	}
 	exits.epfd = fd
-	exits.waiters = make(map[uint64]chan struct{})
+	exits.waiters = make(map[uint64]*exitWaiter)
 	go dispatchExits(f, rc)
 }
 
@@ -77,9 +83,9 @@ func dispatchExits(f *os.File, rc syscall.RawConn) {
 					exits.mu.Lock()
 					for _, ev := range evs[:n] {
 						id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-						if ch, ok := exits.waiters[id]; ok {
+						if w, ok := exits.waiters[id]; ok {
 							delete(exits.waiters, id)
-							close(ch)
+							w.wg.Done()
 						}
 					}
 					exits.mu.Unlock()
@@ -93,19 +99,19 @@ func dispatchExits(f *os.File, rc syscall.RawConn) {
 	}
 }
 
-// watchExit arranges for the returned channel to be closed once the
-// process behind pidfd has exited (or at once if it has). The caller must
-// keep pidfd open until then, or call unwatchExit.
-func watchExit(pidfd int) (uint64, chan struct{}, error) {
+// watchExit arranges for w to be woken once the process behind pidfd has
+// exited (or at once if it has). The caller must keep pidfd open until
+// then.
+func watchExit(pidfd int, w *exitWaiter) error {
 	exits.once.Do(initExits)
 	if exits.err != nil {
-		return 0, nil, exits.err
+		return exits.err
 	}
-	ch := make(chan struct{})
+	w.wg.Add(1)
 	exits.mu.Lock()
 	exits.next++
 	id := exits.next
-	exits.waiters[id] = ch
+	exits.waiters[id] = w
 	exits.mu.Unlock()
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
 	err := epollCtl(exits.epfd, unix.EPOLL_CTL_ADD, pidfd, &ev)
@@ -114,30 +120,26 @@ func watchExit(pidfd int) (uint64, chan struct{}, error) {
 		err = epollCtl(exits.epfd, unix.EPOLL_CTL_MOD, pidfd, &ev)
 	}
 	if err != nil {
-		unwatchExit(id)
-		return 0, nil, os.NewSyscallError("epoll_ctl", err)
+		// No event can come for id.
+		exits.mu.Lock()
+		delete(exits.waiters, id)
+		exits.mu.Unlock()
+		w.wg.Done()
+		return os.NewSyscallError("epoll_ctl", err)
 	}
-	return id, ch, nil
-}
-
-// unwatchExit forgets a waiter whose event will never be awaited.
-func unwatchExit(id uint64) {
-	exits.mu.Lock()
-	delete(exits.waiters, id)
-	exits.mu.Unlock()
+	return nil
 }
 
 // awaitExit returns once the process behind pidfd has exited: through the
 // package's epoll set, or, should that be unavailable, in a blocking
 // waitid(WNOWAIT) that parks this goroutine's thread.
-func awaitExit(pidfd int) error {
-	_, ch, err := watchExit(pidfd)
-	if err == nil {
-		<-ch
+func awaitExit(pidfd int, w *exitWaiter) error {
+	if err := watchExit(pidfd, w); err == nil {
+		w.wg.Wait()
 		return nil
 	}
 	var st State
-	_, err = waitPidfd(pidfd, unix.WEXITED|unix.WNOWAIT|wall, &st)
+	_, err := waitPidfd(pidfd, unix.WEXITED|unix.WNOWAIT, &st)
 	return err
 }
 

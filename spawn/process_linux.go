@@ -35,6 +35,9 @@ type Process struct {
 	pidfd  int    // -1 once closed
 	pidfdF *os.File
 	state  procState
+
+	exit   exitWaiter
+	exitSt State // what Wait returns
 }
 
 type procState uint8
@@ -109,7 +112,8 @@ func (p *Process) Wait() (*State, error) {
 // reap waits for exit through the netpoller (see exits_linux.go), then
 // releases the pidfd and the arena.
 func (p *Process) reap() (*State, error) {
-	st := &State{Pid: p.Pid}
+	st := &p.exitSt
+	st.Pid = p.Pid
 	fd := p.pidfd // only reap and Release close it, never concurrently
 	var err error
 	for {
@@ -118,7 +122,7 @@ func (p *Process) reap() (*State, error) {
 		if done || err != nil {
 			break
 		}
-		if err = awaitExit(fd); err != nil {
+		if err = awaitExit(fd, &p.exit); err != nil {
 			break
 		}
 	}
@@ -207,7 +211,7 @@ func (p *Process) Release() error {
 		go func() {
 			// The reaper still runs on a; free it once it exits, leaving
 			// the zombie for its reaper.
-			awaitExit(fd)
+			awaitExit(fd, new(exitWaiter))
 			putArena(a)
 			if f != nil {
 				f.Close()
