@@ -5,7 +5,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,8 +12,28 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// autoName matches New's automatic names, "<creator pid>-<n>".
-var autoName = regexp.MustCompile(`^([0-9]+)-[0-9]+$`)
+// autoCreator parses New's automatic names, "<creator pid>-<n>", and
+// returns the creator's pid.
+func autoCreator(name string) (int, bool) {
+	pid, n, ok := strings.Cut(name, "-")
+	if !ok || !allDigits(pid) || !allDigits(n) {
+		return 0, false
+	}
+	v, err := strconv.Atoi(pid)
+	return v, err == nil
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // Sweep removes the sandbox cgroups a dead process left behind under
 // parent (as in Config.Parent; "" is the default): directories with New's
@@ -67,11 +86,11 @@ func Sweep(l *Layout, parent string) ([]string, error) {
 			continue
 		}
 		for _, e := range ents {
-			m := autoName.FindStringSubmatch(e.Name())
-			if !e.IsDir() || m == nil {
+			pid, ok := autoCreator(e.Name())
+			if !e.IsDir() || !ok {
 				continue
 			}
-			if pid, _ := strconv.Atoi(m[1]); pid == os.Getpid() || unix.Kill(pid, 0) != unix.ESRCH {
+			if pid == os.Getpid() || unix.Kill(pid, 0) != unix.ESRCH {
 				continue // the creator (or a process with its pid) runs
 			}
 			c := found[e.Name()]

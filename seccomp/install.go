@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"time"
 
@@ -151,27 +150,44 @@ func SendListener(ctx context.Context, path string, listener *os.File, st specs.
 	if err != nil {
 		return fmt.Errorf("seccomp: listener state: %w", err)
 	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
+	// Raw syscalls rather than package net, which this package would
+	// otherwise pull into every sandbox binary for one message.
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("seccomp: listener agent: %w", err)
+		return fmt.Errorf("seccomp: listener agent: socket: %w", err)
 	}
-	defer c.Close()
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		return fmt.Errorf("seccomp: listener agent %s: not a unix socket", path)
-	}
+	defer unix.Close(fd)
+	timeout := 30 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
-		uc.SetDeadline(dl)
-	} else {
-		uc.SetDeadline(time.Now().Add(30 * time.Second))
+		timeout = time.Until(dl)
+		if timeout <= 0 {
+			return fmt.Errorf("seccomp: listener agent %s: %w", path, context.DeadlineExceeded)
+		}
 	}
-	n, oobn, err := uc.WriteMsgUnix(payload, unix.UnixRights(int(listener.Fd())), nil)
+	tv := unix.NsecToTimeval(timeout.Nanoseconds())
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
+	for {
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: path})
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("seccomp: listener agent %s: connect: %w", path, err)
+	}
+	for {
+		var n int
+		n, err = unix.SendmsgN(fd, payload, unix.UnixRights(int(listener.Fd())), nil, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && n != len(payload) {
+			return fmt.Errorf("seccomp: listener agent %s: short send (%d of %d bytes)", path, n, len(payload))
+		}
+		break
+	}
 	if err != nil {
 		return fmt.Errorf("seccomp: listener agent %s: send: %w", path, err)
-	}
-	if n != len(payload) || oobn == 0 {
-		return fmt.Errorf("seccomp: listener agent %s: short send (%d of %d bytes)", path, n, len(payload))
 	}
 	return nil
 }
