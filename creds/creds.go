@@ -267,6 +267,16 @@ func (p *Plan) EmitPrivileged(b *spawn.Builder, scratch int) {
 	b.Rlimits(p.rlimits)
 }
 
+// EmitSessionKeyring joins a new anonymous session keyring, as runc does
+// for every container: otherwise the sandbox would possess the caller's
+// session keyring, and possession grants access whatever the uid. Place it
+// where the setup runs as the caller (root's key quota is large; a sandbox
+// uid's is 200 keys). A kernel without keys (ENOSYS) has nothing to leak.
+func EmitSessionKeyring(b *spawn.Builder) {
+	b.Call(spawn.Call{Nr: unix.SYS_KEYCTL, Args: []spawn.Arg{spawn.Imm(unix.KEYCTL_JOIN_SESSION_KEYRING), spawn.Null},
+		Op: "keyctl JOIN_SESSION_KEYRING", Target: "a new session keyring", OnErrno: []unix.Errno{unix.ENOSYS}})
+}
+
 // EmitIdentity emits the working directory, capabilities and ids, in the
 // order of the package comment.
 func (p *Plan) EmitIdentity(b *spawn.Builder) {

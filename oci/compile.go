@@ -11,7 +11,7 @@
 //	                                       the waiter that puts the command
 //	                                       in a joined one)
 //	   enter the user namespace           (userns-first: maps, root inside)
-//	   oom_score_adj, rlimits             (creds)
+//	   oom_score_adj, rlimits, a new session keyring (creds)
 //	   root, mounts, devices              (rootfs, before pivot_root)
 //	   hostname, loopback up              (namespaces)
 //	   pivot_root, sysctls, masks, ro     (rootfs)
@@ -236,6 +236,7 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 		nsPlan.EmitUser(b, scratch)
 	}
 	credPlan.EmitPrivileged(b, scratch)
+	creds.EmitSessionKeyring(b)
 	rootPlan.EmitBuild(b)
 	nsPlan.EmitUTS(b)
 	nsPlan.EmitLoopback(b, scratch)

@@ -425,3 +425,26 @@ func TestDefaultSandboxSeccomp(t *testing.T) {
 		t.Errorf("unconfined sandbox has Seccomp %q", p.Status["Seccomp"])
 	}
 }
+
+// TestSessionKeyring: even without seccomp, the sandbox does not possess
+// the caller's session keyring.
+func TestSessionKeyring(t *testing.T) {
+	requireUserNS(t)
+	mine, err := unix.KeyctlGetKeyringID(unix.KEY_SPEC_SESSION_KEYRING, true)
+	if err != nil {
+		testutil.Skip(t, "no session keyring here: "+err.Error())
+	}
+	s := defaultSpec(t, "keyring")
+	s.Linux.Seccomp = nil
+	got := check(t, s)
+	if got == strconv.Itoa(mine) {
+		t.Errorf("the sandbox shares the caller's session keyring %d", mine)
+	}
+	if _, err := strconv.Atoi(got); err != nil {
+		t.Errorf("no session keyring inside: %s", got)
+	}
+	// With the default profile the keyring syscalls are refused outright.
+	if got := check(t, defaultSpec(t, "keyring")); got != "EPERM" {
+		t.Errorf("keyctl under the default profile: %s", got)
+	}
+}

@@ -130,6 +130,7 @@ var syscallNames = map[uint32]string{
 	unix.SYS_CAPSET:                 "capset",
 	unix.SYS_PRLIMIT64:              "prlimit64",
 	unix.SYS_RT_SIGPROCMASK:         "rt_sigprocmask",
+	unix.SYS_KEYCTL:                 "keyctl",
 	unix.SYS_GETPPID:                "getppid",
 	unix.SYS_SECCOMP:                "seccomp",
 	unix.SYS_LANDLOCK_RESTRICT_SELF: "landlock_restrict_self",
