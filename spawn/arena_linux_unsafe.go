@@ -102,6 +102,15 @@ type header struct {
 	// reads fail and execMark when the child can no longer write them.
 	fail [4]uint32
 
+	// watchEpfd is the package's exit set plus one (0: none). Before its
+	// first step, a child on the parent's descriptor table adds its pidfd
+	// to that set with watchEv (epoll_ctl), sparing the parent the call;
+	// watchDone is 1 once it tried, watchErr the errno.
+	watchEpfd uint64
+	watchEv   unix.EpollEvent
+	watchDone uint32
+	watchErr  uint32
+
 	// Private to a pid-1 reaper after it cloned the command; the parent
 	// reads reapStatus once the reaper has been reaped.
 	reapPid    uint64
@@ -260,9 +269,12 @@ func align8(n int) int { return (n + 7) &^ 7 }
 // load copies p into a (unless a already holds p's image and p never
 // writes to it), relocates its addresses, and fills the header and the
 // per-spawn descriptor tables. statusFd is the status pipe's write end, or
-// -1 for a start that sleeps on header.ctid (cleartid).
-func (a *arena) load(p *Program, plan *fdPlan, statusFd int, cleartid bool) {
+// -1 for a start that sleeps on header.ctid, where the child starts on
+// this process's descriptor table and, with watch, adds its pidfd to the
+// exit set with that event.
+func (a *arena) load(p *Program, plan *fdPlan, statusFd int, watch *unix.EpollEvent) {
 	closeTab, dupTab := plan.closeTab, plan.dupTab
+	cleartid := statusFd < 0
 	base := uint64(a.base())
 	stepsOff := dataOff + align8(len(p.data))
 	if a.progID != p.id || p.mutable {
@@ -317,6 +329,10 @@ func (a *arena) load(p *Program, plan *fdPlan, statusFd int, cleartid bool) {
 		h.clone.flags |= unix.CLONE_CHILD_CLEARTID
 		h.clone.childTid = uint64(uintptr(unsafe.Pointer(&h.ctid)))
 		h.ctid = 1
+		if watch != nil {
+			h.watchEpfd = uint64(exits.epfd) + 1
+			h.watchEv = *watch
+		}
 	}
 	h.allMask = ^uint64(0)
 	h.pidfd = -1
@@ -370,6 +386,13 @@ func (a *arena) dupEntry(i uint32) ([4]int32, bool) {
 func (a *arena) outcome() (fail [4]uint32, failed, marked bool) {
 	h := a.hdr()
 	return h.fail, h.fail[0] == recFail, h.execMark != 0
+}
+
+// watched reports whether the child added its pidfd to the exit set.
+// Call it only once the child left the arena.
+func (a *arena) watched() bool {
+	h := a.hdr()
+	return h.watchDone == 1 && h.watchErr == 0
 }
 
 // awaitCleared sleeps until the kernel cleared header.ctid: the child

@@ -48,6 +48,15 @@ func childMain(h *header) {
 	)
 	n = h.nsteps
 	pc = h.startPc
+	if pc == 0 && h.watchEpfd != 0 {
+		// Still on the parent's descriptor table: add our pidfd to its
+		// exit set (see arena.load). A failure only costs the parent the
+		// call.
+		_, e = rawSyscall6(unix.SYS_EPOLL_CTL, uintptr(h.watchEpfd-1), unix.EPOLL_CTL_ADD, uintptr(h.pidfd),
+			uintptr(unsafe.Pointer(&h.watchEv)), 0, 0)
+		h.watchErr = uint32(e)
+		h.watchDone = 1
+	}
 	for pc < n {
 		s = (*Step)(unsafe.Add(unsafe.Pointer(h), h.stepsRel+pc*uint64(unsafe.Sizeof(Step{}))))
 		a0, a1, a2 = uintptr(s.Args[0]), uintptr(s.Args[1]), uintptr(s.Args[2])

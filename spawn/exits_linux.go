@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -19,9 +20,14 @@ import (
 // child: fcntl calls, two epoll_ctl, a finalizer), the package keeps one
 // epoll set of its own. The netpoller watches that set through an os.File
 // of its descriptor, and a single dispatcher goroutine collects whatever is
-// ready and wakes the goroutines that wait. Waiting for a child costs one
-// epoll_ctl (EPOLLONESHOT: a pidfd is ready only once); closing the pidfd
-// removes it from the set. No OS thread is parked per child.
+// ready and wakes the goroutines that wait. Each pidfd is added once, with
+// EPOLLONESHOT (a pidfd is ready only once) and a registration id as its
+// data; closing the pidfd removes it from the set. No OS thread is parked
+// per child.
+//
+// A child that starts on the parent's descriptor table (CLONE_FILES) adds
+// its own pidfd to the set before its first step, so that the parent does
+// not spend the system call (see arena.load).
 var exits struct {
 	once sync.Once
 	err  error
@@ -32,11 +38,27 @@ var exits struct {
 	waiters map[uint64]*exitWaiter
 }
 
-// exitWaiter is what a goroutine waiting for an exit sleeps on; a Process
-// embeds one, so that waiting allocates nothing.
+// exitWaiter is a process's registration in the set; a Process embeds
+// one, so that waiting allocates nothing. Only the goroutine that waits
+// touches id and armed; state is shared with the dispatcher.
 type exitWaiter struct {
-	wg sync.WaitGroup
+	id    uint64 // registration in exits.waiters, 0 if none
+	armed bool   // the pidfd is in the set with id and has not fired
+	state atomic.Uint32
+	wg    sync.WaitGroup
+
+	// eof, when set, is a StartAsync whose status pipe this waiter
+	// watches: the dispatcher settles it (see Process.asyncEOF) instead of
+	// waking a goroutine.
+	eof *Process
 }
+
+// exitWaiter states.
+const (
+	exitIdle    = iota
+	exitWaiting // a goroutine sleeps on wg
+	exitFired   // the dispatcher saw the event
+)
 
 func initExits() {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
@@ -71,7 +93,10 @@ func initExits() {
 // dispatchExits runs for the life of the process: it drains the epoll set
 // each time the netpoller reports it readable, and wakes the waiters.
 func dispatchExits(f *os.File, rc syscall.RawConn) {
-	var evs [64]unix.EpollEvent
+	var (
+		evs  [64]unix.EpollEvent
+		eofs [64]*Process
+	)
 	for {
 		rc.Read(func(fd uintptr) bool {
 			for {
@@ -80,15 +105,27 @@ func dispatchExits(f *os.File, rc syscall.RawConn) {
 					continue
 				}
 				if n > 0 {
+					neof := 0
 					exits.mu.Lock()
 					for _, ev := range evs[:n] {
 						id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-						if w, ok := exits.waiters[id]; ok {
-							delete(exits.waiters, id)
+						w, ok := exits.waiters[id]
+						if !ok {
+							continue
+						}
+						delete(exits.waiters, id)
+						if w.eof != nil {
+							eofs[neof] = w.eof
+							neof++
+						} else if w.state.Swap(exitFired) == exitWaiting {
 							w.wg.Done()
 						}
 					}
 					exits.mu.Unlock()
+					for i, p := range eofs[:neof] {
+						p.asyncEOF()
+						eofs[i] = nil
+					}
 				}
 				if n < len(evs) {
 					return false // wait for the netpoller
@@ -99,48 +136,76 @@ func dispatchExits(f *os.File, rc syscall.RawConn) {
 	}
 }
 
-// watchExit arranges for w to be woken once the process behind pidfd has
-// exited (or at once if it has). The caller must keep pidfd open until
-// then.
-func watchExit(pidfd int, w *exitWaiter) error {
+// exitsReady initializes the set once and reports whether it works.
+func exitsReady() bool {
 	exits.once.Do(initExits)
-	if exits.err != nil {
-		return exits.err
-	}
-	w.wg.Add(1)
+	return exits.err == nil
+}
+
+// register gives w a fresh registration id (the data of its epoll event).
+// The set must be ready.
+func (w *exitWaiter) register() unix.EpollEvent {
 	exits.mu.Lock()
 	exits.next++
-	id := exits.next
-	exits.waiters[id] = w
+	w.id = exits.next
+	exits.waiters[w.id] = w
 	exits.mu.Unlock()
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
+	w.state.Store(exitIdle)
+	return unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(uint32(w.id)), Pad: int32(uint32(w.id >> 32))}
+}
+
+// unregister drops w's registration; an event that still comes for it is
+// ignored.
+func (w *exitWaiter) unregister() {
+	if w.id != 0 {
+		exits.mu.Lock()
+		delete(exits.waiters, w.id)
+		exits.mu.Unlock()
+		w.id = 0
+	}
+	w.armed = false
+}
+
+// watch adds pidfd to the set under a fresh registration.
+func (w *exitWaiter) watch(pidfd int) error {
+	if !exitsReady() {
+		return exits.err
+	}
+	ev := w.register()
 	err := epollCtl(exits.epfd, unix.EPOLL_CTL_ADD, pidfd, &ev)
 	if errors.Is(err, unix.EEXIST) {
 		// Watched before and fired (EPOLLONESHOT keeps it, disarmed).
 		err = epollCtl(exits.epfd, unix.EPOLL_CTL_MOD, pidfd, &ev)
 	}
 	if err != nil {
-		// No event can come for id.
-		exits.mu.Lock()
-		delete(exits.waiters, id)
-		exits.mu.Unlock()
-		w.wg.Done()
+		w.unregister()
 		return os.NewSyscallError("epoll_ctl", err)
 	}
+	w.armed = true
 	return nil
 }
 
-// awaitExit returns once the process behind pidfd has exited: through the
+// await returns once the process behind pidfd has exited: through the
 // package's epoll set, or, should that be unavailable, in a blocking
-// waitid(WNOWAIT) that parks this goroutine's thread.
-func awaitExit(pidfd int, w *exitWaiter) error {
-	if err := watchExit(pidfd, w); err == nil {
-		w.wg.Wait()
-		return nil
+// waitid(WNOWAIT) that parks this goroutine's thread. The caller keeps
+// pidfd open.
+func (w *exitWaiter) await(pidfd int) error {
+	if !w.armed {
+		if err := w.watch(pidfd); err != nil {
+			var st State
+			_, err := waitPidfd(pidfd, unix.WEXITED|unix.WNOWAIT, &st)
+			return err
+		}
 	}
-	var st State
-	_, err := waitPidfd(pidfd, unix.WEXITED|unix.WNOWAIT, &st)
-	return err
+	w.wg.Add(1)
+	if w.state.CompareAndSwap(exitIdle, exitWaiting) {
+		w.wg.Wait()
+	} else {
+		w.wg.Done() // it fired already
+	}
+	// The dispatcher dropped the registration when it fired.
+	w.id, w.armed = 0, false
+	return nil
 }
 
 // clearMayFail reports whether this kernel may leave a CLONE_CHILD_CLEARTID

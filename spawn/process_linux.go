@@ -23,7 +23,7 @@ type Process struct {
 	prog    *Program
 	attr    *Attr    // until the start settles
 	status  int      // blocking status pipe's read end (Start with a pipe)
-	statusF *os.File // non-blocking status pipe (StartAsync)
+	statusF *os.File // non-blocking status pipe (StartAsync with sync points)
 	syncW   int
 
 	started  chan struct{}
@@ -36,8 +36,9 @@ type Process struct {
 	pidfdF *os.File
 	state  procState
 
-	exit   exitWaiter
-	exitSt State // what Wait returns
+	exit       exitWaiter
+	exitSt     State      // what Wait returns
+	statusWait exitWaiter // StartAsync without sync points: the status pipe
 }
 
 type procState uint8
@@ -122,7 +123,7 @@ func (p *Process) reap() (*State, error) {
 		if done || err != nil {
 			break
 		}
-		if err = awaitExit(fd, &p.exit); err != nil {
+		if err = p.exit.await(fd); err != nil {
 			break
 		}
 	}
@@ -138,6 +139,7 @@ func (p *Process) reap() (*State, error) {
 		putArena(p.arena)
 		p.arena = nil
 	}
+	p.exit.unregister()
 	p.closePidfd()
 	p.state = procDone
 	return st, nil
@@ -211,7 +213,8 @@ func (p *Process) Release() error {
 		go func() {
 			// The reaper still runs on a; free it once it exits, leaving
 			// the zombie for its reaper.
-			awaitExit(fd, new(exitWaiter))
+			p.exit.await(fd)
+			p.exit.unregister()
 			putArena(a)
 			if f != nil {
 				f.Close()
@@ -221,6 +224,7 @@ func (p *Process) Release() error {
 		}()
 		return nil
 	}
+	p.exit.unregister()
 	return p.closePidfd()
 }
 

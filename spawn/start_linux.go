@@ -102,7 +102,9 @@ func StartAsync(p *Program, attr *Attr) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	go proc.awaitStart()
+	if proc.statusF != nil {
+		go proc.awaitStart()
+	}
 	return proc, nil
 }
 
@@ -205,7 +207,22 @@ func start(p *Program, attr *Attr, async bool) (*Process, error) {
 		closeFds(statusR, statusW, syncR, syncW)
 		return nil, err
 	}
-	a.load(p, &plan, statusW, statusW < 0)
+	proc := &Process{
+		prog:   p,
+		arena:  a,
+		attr:   attr,
+		status: statusR,
+		syncW:  syncW,
+	}
+	// A child on this process's descriptor table adds its pidfd to the
+	// exit set itself, under a registration made now: it may exit before
+	// clone3 returns here.
+	var watch *unix.EpollEvent
+	if statusW < 0 && exitsReady() {
+		ev := proc.exit.register()
+		watch = &ev
+	}
+	a.load(p, &plan, statusW, watch)
 	cg := -1
 	if attr.Cgroup != nil {
 		cg = int(attr.Cgroup.Fd())
@@ -216,24 +233,22 @@ func start(p *Program, attr *Attr, async bool) (*Process, error) {
 	keepAlive(attr)
 	if err != nil {
 		closeFds(statusR, syncW)
+		proc.exit.unregister()
 		putArena(a) // no child exists
 		return nil, &CloneError{Flags: p.cloneFlags | a.hdr().clone.flags&unix.CLONE_INTO_CGROUP, Errno: err.(unix.Errno)}
 	}
-
-	proc := &Process{
-		Pid:    pid,
-		prog:   p,
-		arena:  a,
-		attr:   attr,
-		status: statusR,
-		syncW:  syncW,
-		pidfd:  pidfd,
-	}
+	proc.Pid, proc.pidfd = pid, pidfd
 	switch {
 	case async:
 		proc.started = make(chan struct{})
-		proc.statusF = os.NewFile(uintptr(statusR), "spawn-status")
-		proc.status = -1
+		// Without sync points nothing is read from the pipe: its EOF,
+		// seen in the exit set, settles the start.
+		proc.statusWait.eof = proc
+		if p.hasSync || proc.statusWait.watch(statusR) != nil {
+			proc.statusWait.eof = nil
+			proc.statusF = os.NewFile(uintptr(statusR), "spawn-status")
+			proc.status = -1
+		}
 	case statusR >= 0:
 		proc.started = make(chan struct{})
 	default:
@@ -244,6 +259,13 @@ func start(p *Program, attr *Attr, async bool) (*Process, error) {
 		// lock and the caller's files are held across the sleep.
 		a.awaitCleared(pidfd, p.cloneFlags == 0)
 		keepAlive(attr)
+		if watch != nil {
+			if a.watched() {
+				proc.exit.armed = true
+			} else {
+				proc.exit.unregister() // Wait adds the pidfd itself
+			}
+		}
 	}
 	return proc, nil
 }
@@ -312,6 +334,19 @@ func (p *Process) awaitStart() error {
 		p.syncW = -1
 	}
 	return p.settle(syncErr)
+}
+
+// asyncEOF settles a StartAsync once its status pipe reached EOF; the
+// dispatcher of the exit set calls it. A failed start is settled on a
+// goroutine of its own: it reaps the child.
+func (p *Process) asyncEOF() {
+	closeFd(p.status)
+	p.status = -1
+	if _, failed, marked := p.arena.outcome(); failed || !marked {
+		go p.settle(nil)
+		return
+	}
+	p.settle(nil)
 }
 
 // settle decides the start once the child can no longer write to its arena
