@@ -88,6 +88,15 @@ func (s *State) String() string {
 	return fmt.Sprintf("exit status %d", s.ExitCode())
 }
 
+// awaitStarted waits until the start settled. A synchronous start settled
+// before Start returned: its channel is the shared closed one, which is
+// better left untouched by many goroutines.
+func (p *Process) awaitStarted() {
+	if p.started != closedChan {
+		<-p.started
+	}
+}
+
 // ErrWaited is returned by a second Wait.
 var ErrWaited = errors.New("spawn: Wait already called")
 
@@ -96,7 +105,7 @@ var ErrWaited = errors.New("spawn: Wait already called")
 // (the child was already reaped). For a program with a pid-1 reaper the
 // status is the command's, as the reaper recorded it.
 func (p *Process) Wait() (*State, error) {
-	<-p.started
+	p.awaitStarted()
 	if p.startErr != nil {
 		return nil, p.startErr
 	}
@@ -196,7 +205,7 @@ func (p *Process) Pidfd() *os.File {
 // and the child is left for whoever reaps it. A pid-1 reaper's arena is
 // released once the reaper has exited.
 func (p *Process) Release() error {
-	<-p.started
+	p.awaitStarted()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.state != procRunning {
