@@ -40,10 +40,13 @@
 // StartAsync watches the pipe through the netpoller; Start (with sync
 // points or a reaper) blocks in read(2).
 //
-// Wait never parks a thread: every pidfd being waited for is added (one
-// epoll_ctl, EPOLLONESHOT) to one epoll set of the package, which the
-// netpoller watches through an os.File; a dispatcher goroutine wakes the
-// waiters whose children exited.
+// Wait never parks a thread: every pidfd being waited for is in one epoll
+// set of the package (EPOLLONESHOT), which the netpoller watches through an
+// os.File; a dispatcher goroutine wakes the waiters whose children exited.
+// A child started on the parent's descriptor table adds its own pidfd to
+// the set before step 0 (its CPU time, not the parent's); otherwise Wait
+// adds it. The dispatcher also settles StartAsync of programs without sync
+// points, on EOF of their status pipes.
 //
 // The child never enters the Go runtime: childMain is //go:nosplit,
 // //go:norace and //go:nocheckptr, calls nothing but the raw-syscall stubs
@@ -76,6 +79,13 @@
 //     exits, not the process (go.dev/issue/27505). The Go runtime rarely
 //     ends threads, but a goroutine that exits while locked to its thread
 //     takes the thread with it.
+//   - For a program without namespaces, Start keeps its P while the child
+//     reaches exec (normally tens of microseconds; at most 10 ms, then the P
+//     is released), as os/exec keeps it across vfork: a blocking system call
+//     through the scheduler would wake the runtime's monitor thread, which
+//     would retake the P and start another thread, costing more CPU than
+//     the child needs to exec. Garbage collection waits that long to stop
+//     the world.
 //   - clone3 runs on the caller's thread while it holds its P; namespace
 //     creation inside clone3 (a network namespace costs 0.2–1.4 ms) delays
 //     that goroutine and stop-the-world by as much.
