@@ -98,7 +98,12 @@ func dispatchExits(f *os.File, rc syscall.RawConn) {
 		eofs [64]*Process
 	)
 	for {
+		first := true
 		rc.Read(func(fd uintptr) bool {
+			if !first && fireSole() {
+				return false
+			}
+			first = false
 			for {
 				n, err := epollPoll(int(fd), evs[:])
 				if err == unix.EINTR {
@@ -134,6 +139,32 @@ func dispatchExits(f *os.File, rc syscall.RawConn) {
 		})
 		runtime.KeepAlive(f) // the set is never closed
 	}
+}
+
+// fireSole handles a readiness of the set while a single process is
+// registered: the event can only be its own, so the dispatcher skips
+// collecting it (epoll_wait) and wakes the waiter at once. The uncollected
+// event stays in the set's ready list until the pidfd is closed, and later
+// events still notify the netpoller (it watches the set edge-triggered, and
+// every new event wakes it). A wake that was not that process's exit (an
+// event of a pidfd unregistered but not yet closed) is harmless: the
+// waiter finds its child running and waits again.
+func fireSole() bool {
+	exits.mu.Lock()
+	defer exits.mu.Unlock()
+	if len(exits.waiters) != 1 {
+		return false
+	}
+	for id, w := range exits.waiters {
+		if w.eof != nil {
+			return false // a status pipe: EOF must be certain
+		}
+		delete(exits.waiters, id)
+		if w.state.Swap(exitFired) == exitWaiting {
+			w.wg.Done()
+		}
+	}
+	return true
 }
 
 // exitsReady initializes the set once and reports whether it works.
