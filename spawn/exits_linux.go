@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,47 +16,53 @@ import (
 // Exit notification. A pidfd polls readable once its process has exited.
 // Rather than registering every pidfd with Go's netpoller (an os.File per
 // child: fcntl calls, two epoll_ctl, a finalizer), the package keeps one
-// epoll set of its own. The netpoller watches that set through an os.File
-// of its descriptor, and a single dispatcher goroutine collects whatever is
-// ready and wakes the goroutines that wait. Each pidfd is added once, with
-// EPOLLONESHOT (a pidfd is ready only once) and a registration id as its
-// data; closing the pidfd removes it from the set. No OS thread is parked
-// per child.
+// epoll set of its own, which the netpoller watches through an os.File of
+// its descriptor. Each pidfd is added once, with EPOLLONESHOT (a pidfd is
+// ready only once) and a registration id as its data; closing the pidfd
+// removes it from the set. No OS thread is parked per child.
 //
 // A child that starts on the parent's descriptor table (CLONE_FILES) adds
 // its own pidfd to the set before its first step, so that the parent does
 // not spend the system call (see arena.load).
+//
+// One goroutine at a time polls the set (a read on its os.File, parked in
+// the netpoller): the first waiter that finds nobody polling does it
+// itself, so that a lone Wait is woken by the netpoller directly; others
+// sleep until the poller collects their events. A poller that leaves hands
+// the role to a sleeping waiter, or, when only StartAsync status pipes are
+// registered, to a dispatcher goroutine (see dispatchExits).
 var exits struct {
 	once sync.Once
 	err  error
 	epfd int
+	file *os.File
+	rc   syscall.RawConn
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards the rest, and the exitWaiters' fields so marked
 	next    uint64
 	waiters map[uint64]*exitWaiter
+	polling bool // a goroutine reads the set
+	nsleep  int  // waiters asleep on their wake
+	nasync  int  // registered StartAsync status pipes
 }
 
-// exitWaiter is a process's registration in the set; a Process embeds
-// one, so that waiting allocates nothing. Only the goroutine that waits
-// touches id and armed; state is shared with the dispatcher.
+// exitWaiter is one registration in the set, and what a goroutine waiting
+// for it sleeps on; a Process embeds one, so that waiting allocates
+// nothing.
 type exitWaiter struct {
-	id    uint64 // registration in exits.waiters, 0 if none
-	armed bool   // the pidfd is in the set with id and has not fired
-	state atomic.Uint32
-	wg    sync.WaitGroup
+	id    uint64 // registration in exits.waiters, 0 if none (exits.mu)
+	armed bool   // in the set and not collected (the owner's)
 
-	// eof, when set, is a StartAsync whose status pipe this waiter
-	// watches: the dispatcher settles it (see Process.asyncEOF) instead of
+	fired    bool // its event was collected (exits.mu)
+	sleeping bool // its goroutine sleeps on wake (exits.mu)
+	turn     bool // woken to poll the set (exits.mu)
+	wake     sync.WaitGroup
+
+	// eof, when set, is a StartAsync whose status pipe this registration
+	// watches: its event settles the start (Process.asyncEOF) instead of
 	// waking a goroutine.
 	eof *Process
 }
-
-// exitWaiter states.
-const (
-	exitIdle    = iota
-	exitWaiting // a goroutine sleeps on wg
-	exitFired   // the dispatcher saw the event
-)
 
 func initExits() {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
@@ -85,86 +89,8 @@ func initExits() {
 		exits.err = err
 		return
 	}
-	exits.epfd = fd
+	exits.epfd, exits.file, exits.rc = fd, f, rc
 	exits.waiters = make(map[uint64]*exitWaiter)
-	go dispatchExits(f, rc)
-}
-
-// dispatchExits runs for the life of the process: it drains the epoll set
-// each time the netpoller reports it readable, and wakes the waiters.
-func dispatchExits(f *os.File, rc syscall.RawConn) {
-	var (
-		evs  [64]unix.EpollEvent
-		eofs [64]*Process
-	)
-	for {
-		first := true
-		rc.Read(func(fd uintptr) bool {
-			if !first && fireSole() {
-				return false
-			}
-			first = false
-			for {
-				n, err := epollPoll(int(fd), evs[:])
-				if err == unix.EINTR {
-					continue
-				}
-				if n > 0 {
-					neof := 0
-					exits.mu.Lock()
-					for _, ev := range evs[:n] {
-						id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-						w, ok := exits.waiters[id]
-						if !ok {
-							continue
-						}
-						delete(exits.waiters, id)
-						if w.eof != nil {
-							eofs[neof] = w.eof
-							neof++
-						} else if w.state.Swap(exitFired) == exitWaiting {
-							w.wg.Done()
-						}
-					}
-					exits.mu.Unlock()
-					for i, p := range eofs[:neof] {
-						p.asyncEOF()
-						eofs[i] = nil
-					}
-				}
-				if n < len(evs) {
-					return false // wait for the netpoller
-				}
-			}
-		})
-		runtime.KeepAlive(f) // the set is never closed
-	}
-}
-
-// fireSole handles a readiness of the set while a single process is
-// registered: the event can only be its own, so the dispatcher skips
-// collecting it (epoll_wait) and wakes the waiter at once. The uncollected
-// event stays in the set's ready list until the pidfd is closed, and later
-// events still notify the netpoller (it watches the set edge-triggered, and
-// every new event wakes it). A wake that was not that process's exit (an
-// event of a pidfd unregistered but not yet closed) is harmless: the
-// waiter finds its child running and waits again.
-func fireSole() bool {
-	exits.mu.Lock()
-	defer exits.mu.Unlock()
-	if len(exits.waiters) != 1 {
-		return false
-	}
-	for id, w := range exits.waiters {
-		if w.eof != nil {
-			return false // a status pipe: EOF must be certain
-		}
-		delete(exits.waiters, id)
-		if w.state.Swap(exitFired) == exitWaiting {
-			w.wg.Done()
-		}
-	}
-	return true
 }
 
 // exitsReady initializes the set once and reports whether it works.
@@ -178,65 +104,283 @@ func exitsReady() bool {
 func (w *exitWaiter) register() unix.EpollEvent {
 	exits.mu.Lock()
 	exits.next++
-	w.id = exits.next
-	exits.waiters[w.id] = w
+	id := exits.next
+	w.id = id
+	w.fired = false
+	exits.waiters[id] = w
+	if w.eof != nil {
+		exits.nasync++
+	}
 	exits.mu.Unlock()
-	w.state.Store(exitIdle)
-	return unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(uint32(w.id)), Pad: int32(uint32(w.id >> 32))}
+	return unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
 }
 
 // unregister drops w's registration; an event that still comes for it is
 // ignored.
 func (w *exitWaiter) unregister() {
+	exits.mu.Lock()
 	if w.id != 0 {
-		exits.mu.Lock()
 		delete(exits.waiters, w.id)
-		exits.mu.Unlock()
+		if w.eof != nil {
+			exits.nasync--
+		}
 		w.id = 0
 	}
+	exits.mu.Unlock()
 	w.armed = false
 }
 
-// watch adds pidfd to the set under a fresh registration.
-func (w *exitWaiter) watch(pidfd int) error {
+// watch adds fd (a pidfd, or a status pipe for an eof registration) to
+// the set under a fresh registration.
+func (w *exitWaiter) watch(fd int) error {
 	if !exitsReady() {
 		return exits.err
 	}
 	ev := w.register()
-	err := epollCtl(exits.epfd, unix.EPOLL_CTL_ADD, pidfd, &ev)
+	err := epollCtl(exits.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
 	if errors.Is(err, unix.EEXIST) {
-		// Watched before and fired (EPOLLONESHOT keeps it, disarmed).
-		err = epollCtl(exits.epfd, unix.EPOLL_CTL_MOD, pidfd, &ev)
+		// Watched before (EPOLLONESHOT keeps it, disarmed once collected).
+		err = epollCtl(exits.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
 	}
 	if err != nil {
 		w.unregister()
 		return os.NewSyscallError("epoll_ctl", err)
 	}
 	w.armed = true
+	if w.eof != nil {
+		exits.mu.Lock()
+		if !exits.polling {
+			exits.polling = true
+			go dispatchExits()
+		}
+		exits.mu.Unlock()
+	}
 	return nil
 }
 
-// await returns once the process behind pidfd has exited: through the
-// package's epoll set, or, should that be unavailable, in a blocking
-// waitid(WNOWAIT) that parks this goroutine's thread. The caller keeps
-// pidfd open.
-func (w *exitWaiter) await(pidfd int) error {
-	if !w.armed {
-		if err := w.watch(pidfd); err != nil {
-			var st State
-			_, err := waitPidfd(pidfd, unix.WEXITED|unix.WNOWAIT, &st)
-			return err
+// collectLocked marks the registrations of a batch of events fired, wakes
+// their sleeping goroutines, and returns the StartAsync starts to settle.
+func collectLocked(evs []unix.EpollEvent, eofs []*Process) []*Process {
+	for _, ev := range evs {
+		id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+		w, ok := exits.waiters[id]
+		if !ok {
+			continue // unregistered since
+		}
+		fireLocked(w)
+		if w.eof != nil {
+			eofs = append(eofs, w.eof)
 		}
 	}
-	w.wg.Add(1)
-	if w.state.CompareAndSwap(exitIdle, exitWaiting) {
-		w.wg.Wait()
-	} else {
-		w.wg.Done() // it fired already
+	return eofs
+}
+
+func fireLocked(w *exitWaiter) {
+	delete(exits.waiters, w.id)
+	w.id = 0
+	if w.eof != nil {
+		exits.nasync--
+		return
 	}
-	// The dispatcher dropped the registration when it fired.
-	w.id, w.armed = 0, false
-	return nil
+	w.fired = true
+	if w.sleeping {
+		w.sleeping = false
+		exits.nsleep--
+		w.wake.Done()
+	}
+}
+
+// drain collects every event of the set (fd) and settles the StartAsync
+// starts among them.
+func drain(fd uintptr) {
+	var (
+		evs     [32]unix.EpollEvent
+		eofsBuf [32]*Process
+	)
+	for {
+		n, err := epollPoll(int(fd), evs[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if n <= 0 {
+			return
+		}
+		exits.mu.Lock()
+		eofs := collectLocked(evs[:n], eofsBuf[:0])
+		exits.mu.Unlock()
+		for _, p := range eofs {
+			p.asyncEOF()
+		}
+		if n < len(evs) {
+			return
+		}
+	}
+}
+
+// soleLocked reports whether w is the only registration: an event of the
+// set can then only be its own.
+func soleLocked(w *exitWaiter) bool {
+	return len(exits.waiters) == 1 && w.id != 0 && exits.waiters[w.id] == w
+}
+
+// handoffLocked runs when a poller leaves: a sleeping waiter takes the
+// role, or, for StartAsync status pipes only, the dispatcher goroutine.
+func handoffLocked() {
+	if exits.polling {
+		return
+	}
+	if exits.nsleep > 0 {
+		for _, w := range exits.waiters {
+			if w.sleeping {
+				w.sleeping = false
+				exits.nsleep--
+				w.turn = true
+				exits.polling = true
+				w.wake.Done()
+				return
+			}
+		}
+	}
+	if exits.nasync > 0 {
+		exits.polling = true
+		go dispatchExits()
+	}
+}
+
+// dispatchExits polls the set while StartAsync status pipes are registered
+// and no waiter polls; it hands the role to a waiter that comes to sleep.
+// exits.polling is set for it.
+func dispatchExits() {
+	exits.rc.Read(func(fd uintptr) bool {
+		drain(fd)
+		exits.mu.Lock()
+		stop := exits.nasync == 0 || exits.nsleep > 0
+		exits.mu.Unlock()
+		return stop
+	})
+	exits.mu.Lock()
+	exits.polling = false
+	handoffLocked()
+	exits.mu.Unlock()
+}
+
+// wait returns once waitid(options) on pidfd succeeds (options is
+// WEXITED, with WNOWAIT to leave the zombie), filling st: the child has
+// exited. It waits through the package's epoll set, or, should that be
+// unavailable, in a blocking waitid that parks this goroutine's thread.
+// The caller keeps pidfd open.
+func (w *exitWaiter) wait(pidfd int, st *State, options int) error {
+	if !exitsReady() {
+		_, err := waitPidfd(pidfd, options, st)
+		return err
+	}
+	for {
+		if !w.armed {
+			if done, err := waitPidfd(pidfd, options|unix.WNOHANG, st); done || err != nil {
+				return err
+			}
+			if err := w.watch(pidfd); err != nil {
+				_, err = waitPidfd(pidfd, options, st)
+				return err
+			}
+		}
+		exits.mu.Lock()
+		switch {
+		case w.turn || !exits.polling:
+			w.turn = false
+			exits.polling = true
+			exits.mu.Unlock()
+			done, err := w.pollSet(pidfd, st, options)
+			exits.mu.Lock()
+			exits.polling = false
+			handoffLocked()
+			exits.mu.Unlock()
+			if done || err != nil {
+				return err
+			}
+			continue
+		case w.fired:
+			// Another poller collected the event (and woke us).
+			w.fired = false
+			exits.mu.Unlock()
+			w.armed = false
+			if done, err := waitPidfd(pidfd, options|unix.WNOHANG, st); done || err != nil {
+				return err
+			}
+			continue // not an exit after all (see pollSet): watch again
+		}
+		// Another goroutine polls: look once, then sleep until it collects
+		// this event or hands over the role.
+		exits.mu.Unlock()
+		if done, err := waitPidfd(pidfd, options|unix.WNOHANG, st); done || err != nil {
+			return err
+		}
+		exits.mu.Lock()
+		if w.fired || !exits.polling {
+			exits.mu.Unlock()
+			continue
+		}
+		w.sleeping = true
+		exits.nsleep++
+		w.wake.Add(1)
+		exits.mu.Unlock()
+		w.wake.Wait()
+	}
+}
+
+// pollSet reads the set as its poller until w's child has exited (done),
+// collecting the events of others on the way. exits.polling is set for
+// it. It returns with !done when w's event was collected but the child
+// still runs (a stale wake, see below).
+func (w *exitWaiter) pollSet(pidfd int, st *State, options int) (done bool, err error) {
+	first := true
+	stale := false
+	rerr := exits.rc.Read(func(fd uintptr) bool {
+		exits.mu.Lock()
+		sole := soleLocked(w)
+		if !first && sole {
+			// The readiness can only be w's: skip collecting it. The
+			// uncollected event stays in the set's ready list until the
+			// pidfd is closed, and later events still wake the netpoller
+			// (it watches the set edge-triggered). If it was in fact the
+			// event of a pidfd unregistered but not closed yet, waitid
+			// below finds the child running, and w waits again.
+			fireLocked(w)
+		}
+		exits.mu.Unlock()
+		// On the first call, collect what came before this read began
+		// (the netpoller's readiness was reset by it) unless w is alone;
+		// w's own exit is checked by waitid.
+		if !sole {
+			drain(fd)
+		}
+		exits.mu.Lock()
+		check := first || w.fired
+		if w.fired {
+			w.fired = false
+			w.armed = false
+		}
+		exits.mu.Unlock()
+		first = false
+		if !check {
+			return false
+		}
+		done, err = waitPidfd(pidfd, options|unix.WNOHANG, st)
+		if done || err != nil {
+			return true
+		}
+		if !w.armed {
+			stale = true // w's registration is gone: wait watches again
+			return true
+		}
+		return false
+	})
+	if rerr != nil && err == nil && !done && !stale {
+		// The set is unusable (it is never closed; this is defensive).
+		_, err = waitPidfd(pidfd, options, st)
+		done = err == nil
+	}
+	return done, err
 }
 
 // clearMayFail reports whether this kernel may leave a CLONE_CHILD_CLEARTID

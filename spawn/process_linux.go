@@ -125,17 +125,7 @@ func (p *Process) reap() (*State, error) {
 	st := &p.exitSt
 	st.Pid = p.Pid
 	fd := p.pidfd // only reap and Release close it, never concurrently
-	var err error
-	for {
-		var done bool
-		done, err = waitPidfd(fd, unix.WEXITED|unix.WNOHANG, st)
-		if done || err != nil {
-			break
-		}
-		if err = p.exit.await(fd); err != nil {
-			break
-		}
-	}
+	err := p.exit.wait(fd, st, unix.WEXITED)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
@@ -222,7 +212,8 @@ func (p *Process) Release() error {
 		go func() {
 			// The reaper still runs on a; free it once it exits, leaving
 			// the zombie for its reaper.
-			p.exit.await(fd)
+			var st State
+			p.exit.wait(fd, &st, unix.WEXITED|unix.WNOWAIT)
 			p.exit.unregister()
 			putArena(a)
 			if f != nil {

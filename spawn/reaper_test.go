@@ -113,3 +113,33 @@ func findByArg(arg string) []int {
 	}
 	return pids
 }
+
+// TestRelease gives children up: the pidfd is closed, a pid-1 reaper's
+// arena is freed once it exits, and the children stay for whoever reaps
+// them (here the test, by pid).
+func TestRelease(t *testing.T) {
+	leakCheck(t)
+	progs := []*Program{mustCompile(t, &Exec{Path: "/bin/true"})}
+	if os.Geteuid() == 0 {
+		progs = append(progs, reaperProgram(t, "/bin/true"))
+	}
+	for _, prog := range progs {
+		p, err := Start(prog, &Attr{Files: make([]*os.File, 3)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Pidfd() == nil {
+			t.Fatal("no pidfd before Release")
+		}
+		if err := p.Release(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Signal(unix.SIGKILL); err == nil {
+			t.Error("Signal after Release succeeded")
+		}
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(p.Pid, &ws, 0, nil); err != nil || ws.ExitStatus() != 0 {
+			t.Errorf("reaping the released child: %v %v", ws, err)
+		}
+	}
+}

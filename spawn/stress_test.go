@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -122,4 +123,60 @@ func TestStress(t *testing.T) {
 		t.Errorf("%d outcomes delivered, want %d", got, total)
 	}
 	t.Logf("%d exits, %d failed starts, %d arenas mapped", ok.Load(), failed.Load(), LiveArenas())
+}
+
+// TestWaitHandoff waits for long-lived children while short-lived ones
+// come and go: the goroutine polling the exit set changes many times
+// (see exits), and every Wait must still return, including those of
+// processes that exit while nobody polls.
+func TestWaitHandoff(t *testing.T) {
+	leakCheck(t)
+	long := mustCompile(t, &Exec{Path: "/bin/sleep", Args: []string{"sleep", "0.2"}})
+	short := mustCompile(t, &Exec{Path: exitArgcELF(t), Args: []string{"x"}})
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := 0; i < 4; i++ {
+		p, err := Start(long, &Attr{Files: make([]*os.File, 3)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if st, err := p.Wait(); err != nil || st.ExitCode() != 0 {
+				errs <- fmt.Errorf("long child: %v %v", st, err)
+			}
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				var p *Process
+				var err error
+				if (g+i)%3 == 0 {
+					p, err = StartAsync(short, &Attr{Files: make([]*os.File, 3)})
+				} else {
+					p, err = Start(short, &Attr{Files: make([]*os.File, 3)})
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				if i%10 == 0 {
+					time.Sleep(time.Millisecond) // exits while nobody waits
+				}
+				if st, err := p.Wait(); err != nil || st.ExitCode() != 1 {
+					errs <- fmt.Errorf("short child: %v %v", st, err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }
