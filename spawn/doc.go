@@ -42,11 +42,15 @@
 //
 // Wait never parks a thread: every pidfd being waited for is in one epoll
 // set of the package (EPOLLONESHOT), which the netpoller watches through an
-// os.File; a dispatcher goroutine wakes the waiters whose children exited.
-// A child started on the parent's descriptor table adds its own pidfd to
-// the set before step 0 (its CPU time, not the parent's); otherwise Wait
-// adds it. The dispatcher also settles StartAsync of programs without sync
-// points, on EOF of their status pipes.
+// os.File. One goroutine at a time reads the set: the first waiter that
+// finds nobody reading does it, so that the netpoller wakes a lone Wait
+// directly; the others sleep until it collects their events, and it hands
+// the role on when its own child exited. A child started on the parent's
+// descriptor table adds its own pidfd to the set before step 0 (its CPU
+// time, not the parent's); otherwise Wait adds it. StartAsync of a program
+// without sync points registers its status pipe in the same set, and the
+// reader settles the start on EOF (a dispatcher goroutine reads while only
+// such pipes are registered).
 //
 // The child never enters the Go runtime: childMain is //go:nosplit,
 // //go:norace and //go:nocheckptr, calls nothing but the raw-syscall stubs
