@@ -12,10 +12,10 @@
 //	                                       in a joined one)
 //	   enter the user namespace           (userns-first: maps, root inside)
 //	   oom_score_adj, rlimits, a new session keyring (creds)
+//	   cgroup joins (Options.Extra), then the new cgroup namespace
 //	   root, mounts, devices              (rootfs, before pivot_root)
 //	   hostname, loopback up              (namespaces)
 //	   pivot_root, sysctls, masks, ro     (rootfs)
-//	   cgroup joins (Options.Extra), then the new cgroup namespace
 //	   enter the user namespace           (userns-last: unshare, maps)
 //	   setsid; cwd, caps, ids, umask      (creds)
 //	   restore sigmask, mark exec, no_new_privs, seccomp, execve
@@ -76,9 +76,9 @@ type Options struct {
 	// Unprivileged compiles for a caller without privilege even when it is
 	// root (tests use it); by default the effective uid decides.
 	Unprivileged bool
-	// Extra, when set, is called to emit steps right before the user
-	// namespace is entered last, or before the identity change: the
-	// cgroup join steps of the runner.
+	// Extra, when set, is called to emit steps before the rootfs is built
+	// and the cgroup namespace created, while the setup still runs as the
+	// caller: the cgroup join steps of the runner.
 	Extra func(b *spawn.Builder)
 	// ContainerID names the container in the state sent to a seccomp
 	// agent at linux.seccomp.listenerPath.
@@ -237,14 +237,17 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 	}
 	credPlan.EmitPrivileged(b, scratch)
 	creds.EmitSessionKeyring(b)
-	rootPlan.EmitBuild(b)
-	nsPlan.EmitUTS(b)
-	nsPlan.EmitLoopback(b, scratch)
-	rootPlan.EmitPivot(b)
+	// The cgroup joins, then the cgroup namespace rooted where they put
+	// the child; before the mounts, since mounting cgroup2 needs that
+	// namespace.
 	if opts.Extra != nil {
 		opts.Extra(b)
 	}
 	nsPlan.EmitCgroup(b)
+	rootPlan.EmitBuild(b)
+	nsPlan.EmitUTS(b)
+	nsPlan.EmitLoopback(b, scratch)
+	rootPlan.EmitPivot(b)
 	if usernsLast {
 		nsPlan.EmitUser(b, scratch)
 		c.mapsAfterReaper = c.reaper
