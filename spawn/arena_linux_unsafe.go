@@ -71,7 +71,7 @@ type header struct {
 	clone   cloneArgs
 	allMask uint64 // all signals: blocked by the trampoline around clone3
 	oldMask uint64 // the parent thread's mask, saved by the trampoline
-	pidfd   int32  // written by clone3 (CLONE_PIDFD)
+	pidfd   int32  // written by clone3 (CLONE_PIDFD), or by the child (pidfdState)
 	_       int32
 
 	entry      uint64 // ABIInternal PC of childMain (for the reaper's clone)
@@ -102,14 +102,20 @@ type header struct {
 	// reads fail and execMark when the child can no longer write them.
 	fail [4]uint32
 
-	// watchEpfd is the package's exit set plus one (0: none). Before its
-	// first step, a child on the parent's descriptor table adds its pidfd
-	// to that set with watchEv (epoll_ctl), sparing the parent the call;
-	// watchDone is 1 once it tried, watchErr the errno.
-	watchEpfd uint64
-	watchEv   unix.EpollEvent
-	watchDone uint32
-	watchErr  uint32
+	// A child on the parent's descriptor table (CLONE_FILES) does two
+	// things for the parent before its first step, so that they cost the
+	// parent no time. It opens its own pidfd (pidfd_open on the shared
+	// table, instead of clone3's CLONE_PIDFD): pidfdState is 1 when asked,
+	// 2 while the call runs, 3 once pidfd (or pidfdErr) holds the result.
+	// And with watchEpfd (the package's exit set plus one; 0: none) it adds
+	// that pidfd to the set with watchEv: watchDone is 1 once it tried,
+	// watchErr the errno.
+	pidfdState uint32
+	pidfdErr   uint32
+	watchEpfd  uint64
+	watchEv    unix.EpollEvent
+	watchDone  uint32
+	watchErr   uint32
 
 	// Private to a pid-1 reaper after it cloned the command; the parent
 	// reads reapStatus once the reaper has been reaped.
@@ -323,12 +329,16 @@ func (a *arena) load(p *Program, plan *fdPlan, statusFd int, watch *unix.EpollEv
 	}
 	if cleartid {
 		// The child starts on this process's descriptor table and copies
-		// the part it keeps in its first step (see Start).
+		// the part it keeps in its first step (see Start); on that table it
+		// opens its own pidfd, and adds it to the exit set.
 		h.clone.flags |= unix.CLONE_FILES
 		h.closeFlags = unix.CLOSE_RANGE_UNSHARE
 		h.clone.flags |= unix.CLONE_CHILD_CLEARTID
 		h.clone.childTid = uint64(uintptr(unsafe.Pointer(&h.ctid)))
 		h.ctid = 1
+		h.clone.flags &^= unix.CLONE_PIDFD
+		h.clone.pidfd = 0
+		h.pidfdState = 1
 		if watch != nil {
 			h.watchEpfd = uint64(exits.epfd) + 1
 			h.watchEv = *watch
@@ -395,10 +405,29 @@ func (a *arena) watched() bool {
 	return h.watchDone == 1 && h.watchErr == 0
 }
 
+// childPidfd returns the pidfd the child opened for itself (see header),
+// or opens one for pid when the child could not; the child is this
+// process's unreaped child, so pid names it. Call it only once the child
+// left the arena.
+func (a *arena) childPidfd(pid int) (int, error) {
+	h := a.hdr()
+	switch h.pidfdState {
+	case 3:
+		if h.pidfdErr == 0 {
+			return int(h.pidfd), nil
+		}
+	case 2:
+		// Killed inside pidfd_open: a pidfd may be in the table, under a
+		// number it could not record.
+		closeStrayPidfds(pid)
+	}
+	return unix.PidfdOpen(pid, 0)
+}
+
 // awaitCleared sleeps until the kernel cleared header.ctid: the child
 // exec'd or exited, and no longer touches a. See waitCleared.
-func (a *arena) awaitCleared(pidfd int, hold bool) {
-	waitCleared(&a.hdr().ctid, pidfd, hold)
+func (a *arena) awaitCleared(pid int, hold bool) {
+	waitCleared(&a.hdr().ctid, pid, hold)
 }
 
 // reaped returns the command's wait status recorded by a pid-1 reaper.

@@ -48,14 +48,25 @@ func childMain(h *header) {
 	)
 	n = h.nsteps
 	pc = h.startPc
-	if pc == 0 && h.watchEpfd != 0 {
-		// Still on the parent's descriptor table: add our pidfd to its
-		// exit set (see arena.load). A failure only costs the parent the
-		// call.
-		_, e = rawSyscall6(unix.SYS_EPOLL_CTL, uintptr(h.watchEpfd-1), unix.EPOLL_CTL_ADD, uintptr(h.pidfd),
-			uintptr(unsafe.Pointer(&h.watchEv)), 0, 0)
-		h.watchErr = uint32(e)
-		h.watchDone = 1
+	if pc == 0 && h.pidfdState == 1 {
+		// Still on the parent's descriptor table: open our pidfd there,
+		// and add it to the parent's exit set (see header). A failure
+		// only costs the parent the calls.
+		h.pidfdState = 2
+		r1, _ = rawSyscall6(unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
+		r1, e = rawSyscall6(unix.SYS_PIDFD_OPEN, r1, 0, 0, 0, 0, 0)
+		if e == 0 {
+			h.pidfd = int32(r1)
+		} else {
+			h.pidfdErr = uint32(e)
+		}
+		h.pidfdState = 3
+		if e == 0 && h.watchEpfd != 0 {
+			_, e = rawSyscall6(unix.SYS_EPOLL_CTL, uintptr(h.watchEpfd-1), unix.EPOLL_CTL_ADD, uintptr(h.pidfd),
+				uintptr(unsafe.Pointer(&h.watchEv)), 0, 0)
+			h.watchErr = uint32(e)
+			h.watchDone = 1
+		}
 	}
 	for pc < n {
 		s = (*Step)(unsafe.Add(unsafe.Pointer(h), h.stepsRel+pc*uint64(unsafe.Sizeof(Step{}))))

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -289,4 +290,57 @@ func TestManyParentDescriptors(t *testing.T) {
 		t.Errorf("child has descriptors %v: want 1, 2 and the shell's own 0", fds)
 	}
 	runtime.KeepAlive(high)
+}
+
+// TestChildPidfdFallback covers a child that did not record the pidfd it
+// opens for itself: never tried (killed first), or killed inside
+// pidfd_open with the descriptor already in the table. The parent must
+// open one itself and leave no stray pidfd behind.
+func TestChildPidfdFallback(t *testing.T) {
+	leakCheck(t)
+	// syscall.ForkExec holds no pidfd of its own, as the spawn's parent
+	// holds none for a new child.
+	pid, err := syscall.ForkExec("/bin/sleep", []string{"sleep", "10"}, &syscall.ProcAttr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		unix.Kill(pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+	}()
+	pidfds := func() int {
+		n := 0
+		want := "Pid:\t" + strconv.Itoa(pid) + "\n"
+		ents, _ := os.ReadDir("/proc/self/fd")
+		for _, e := range ents {
+			if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); l == "anon_inode:[pidfd]" {
+				if b, _ := os.ReadFile("/proc/self/fdinfo/" + e.Name()); strings.Contains(string(b), want) {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	a, err := getArena(minArena, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer putArena(a)
+	for _, state := range []uint32{0, 2} {
+		if state == 2 {
+			if _, err := unix.PidfdOpen(pid, 0); err != nil { // the stray one
+				t.Fatal(err)
+			}
+		}
+		a.hdr().pidfdState = state
+		fd, err := a.childPidfd(pid)
+		if err != nil {
+			t.Fatalf("state %d: %v", state, err)
+		}
+		if n := pidfds(); n != 1 {
+			t.Errorf("state %d: %d pidfds for the child, want 1", state, n)
+		}
+		unix.Close(fd)
+	}
 }

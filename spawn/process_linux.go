@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -226,6 +228,30 @@ func (p *Process) Release() error {
 	}
 	p.exit.unregister()
 	return p.closePidfd()
+}
+
+// closeStrayPidfds closes this process's pidfds for pid: a child killed
+// while opening its own pidfd (see arena.childPidfd) may have left one
+// whose number it could not record. The child was cloned microseconds ago
+// and Start has not returned it: no other pidfd for it can exist here.
+func closeStrayPidfds(pid int) {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	want := "Pid:\t" + strconv.Itoa(pid) + "\n"
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); l != "anon_inode:[pidfd]" {
+			continue
+		}
+		if b, _ := os.ReadFile("/proc/self/fdinfo/" + e.Name()); strings.Contains(string(b), want) {
+			closeFd(fd)
+		}
+	}
 }
 
 // keepAlive keeps the caller's files reachable until the child holds its

@@ -257,8 +257,19 @@ func start(p *Program, attr *Attr, async bool) (*Process, error) {
 		// shares this process's descriptor table (CLONE_FILES), so the
 		// descriptors it keeps must stay open until then: the program's
 		// lock and the caller's files are held across the sleep.
-		a.awaitCleared(pidfd, p.cloneFlags == 0)
+		a.awaitCleared(pid, p.cloneFlags == 0)
 		keepAlive(attr)
+		fd, err := a.childPidfd(pid)
+		if err != nil {
+			// No way to hold the child: end it.
+			proc.exit.unregister()
+			unix.Kill(pid, unix.SIGKILL)
+			var st State
+			waitPid(pid, &st)
+			putArena(a)
+			return nil, fmt.Errorf("spawn: pidfd_open: %w", err)
+		}
+		proc.pidfd = fd
 		if watch != nil {
 			if a.watched() {
 				proc.exit.armed = true

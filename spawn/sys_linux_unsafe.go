@@ -90,8 +90,8 @@ var clearedPoll = unix.Timespec{Nsec: 100e6}
 // The kernel wakes the word without FUTEX_PRIVATE_FLAG, so the wait uses a
 // shared key too. Kernels before 5.17 leave the word alone when the child
 // dies dumping core; there the sleep wakes every clearedPoll to look at
-// the pidfd.
-func waitCleared(w *uint32, pidfd int, hold bool) {
+// the child.
+func waitCleared(w *uint32, pid int, hold bool) {
 	if hold {
 		tp := uintptr(unsafe.Pointer(&holdBound))
 		for atomic.LoadUint32(w) != 0 {
@@ -108,8 +108,11 @@ func waitCleared(w *uint32, pidfd int, hold bool) {
 	for atomic.LoadUint32(w) != 0 {
 		_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWait, 1, tp, 0, 0)
 		if e == unix.ETIMEDOUT && atomic.LoadUint32(w) != 0 {
-			var st State
-			if done, err := waitPidfd(pidfd, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, &st); done || err != nil {
+			// The child is this process's and unreaped: its pid is its own.
+			var info sigchldInfo
+			_, _, e := unix.RawSyscall6(unix.SYS_WAITID, unix.P_PID, uintptr(pid), uintptr(unsafe.Pointer(&info)),
+				unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, 0, 0)
+			if e != 0 || info.pid != 0 {
 				return
 			}
 		}
@@ -144,4 +147,21 @@ func closeFd(fd int) error {
 		return e
 	}
 	return nil
+}
+
+// waitPid reaps pid, this process's child, blocking: for a child that has
+// no pidfd (see arena.childPidfd) and was killed.
+func waitPid(pid int, st *State) error {
+	var info sigchldInfo
+	for {
+		_, _, e := unix.Syscall6(unix.SYS_WAITID, unix.P_PID, uintptr(pid), uintptr(unsafe.Pointer(&info)),
+			unix.WEXITED, uintptr(unsafe.Pointer(&st.Rusage)), 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return e
+		}
+		return nil
+	}
 }
