@@ -13,11 +13,14 @@
 //	parent thread                              child (CLONE_VM, own stack, g = nil)
 //	─────────────                              ─────────────────────────────────────
 //	block all signals
-//	clone3(CLONE_VM|CLONE_PIDFD|CLONE_SETTLS|
+//	clone3(CLONE_VM|CLONE_SETTLS|
 //	       CLONE_CLEAR_SIGHAND|CLONE_FILES|
-//	       CLONE_CHILD_CLEARTID|CLONE_NEW*) ──► childMain: step 0 close_fds (unshares
-//	restore signal mask                         the descriptor table first)
-//	futex wait on the arena's ctid word         step 1 dup_fds (parallel move)
+//	       CLONE_CHILD_CLEARTID|CLONE_NEW*) ──► childMain, on the parent's table:
+//	restore signal mask                         pidfd_open(self), epoll_ctl into
+//	futex wait on the arena's ctid word           the exit set (for the parent)
+//	                                            step 0 close_fds (unshares the
+//	                                              descriptor table first)
+//	                                            step 1 dup_fds (parallel move)
 //	                                            … namespaces, mounts, creds …
 //	                                            on failure: {step, errno} into the
 //	                                              arena, exit(125)
@@ -33,12 +36,13 @@
 // namespace (they reach exec within microseconds; the P is released after
 // 10 ms); a program with namespaces sleeps with the P released.
 //
-// StartAsync, and programs with sync points or a pid-1 reaper, use a
-// close-on-exec status pipe instead: the child writes sync records on it,
-// and EOF proves the child left the arena (the kernel switches mm before
-// closing close-on-exec descriptors, and exit_mm runs before exit_files).
-// StartAsync watches the pipe through the netpoller; Start (with sync
-// points or a reaper) blocks in read(2).
+// StartAsync, and programs with sync points or a pid-1 reaper, clone with
+// CLONE_PIDFD and without CLONE_FILES, and use a close-on-exec status pipe
+// instead: the child writes sync records on it, and EOF proves the child
+// left the arena (the kernel switches mm before closing close-on-exec
+// descriptors, and exit_mm runs before exit_files). StartAsync watches the
+// pipe through the netpoller; Start (with sync points or a reaper) blocks
+// in read(2).
 //
 // Wait never parks a thread: every pidfd being waited for is in one epoll
 // set of the package (EPOLLONESHOT), which the netpoller watches through an
