@@ -112,6 +112,8 @@ type header struct {
 	// watchErr the errno.
 	pidfdState uint32
 	pidfdErr   uint32
+	selfPid    int32 // the child's pid, written by clone3 (CLONE_PARENT_SETTID), or 0
+	_          int32
 	watchEpfd  uint64
 	watchEv    unix.EpollEvent
 	watchDone  uint32
@@ -339,6 +341,12 @@ func (a *arena) load(p *Program, plan *fdPlan, statusFd int, watch *unix.EpollEv
 		h.clone.flags &^= unix.CLONE_PIDFD
 		h.clone.pidfd = 0
 		h.pidfdState = 1
+		if p.cloneFlags&unix.CLONE_NEWPID == 0 {
+			// The pid clone3 reports is the child's own: no getpid in
+			// the child.
+			h.clone.flags |= unix.CLONE_PARENT_SETTID
+			h.clone.parentTid = uint64(uintptr(unsafe.Pointer(&h.selfPid)))
+		}
 		if watch != nil {
 			h.watchEpfd = uint64(exits.epfd) + 1
 			h.watchEv = *watch

@@ -53,7 +53,10 @@ func childMain(h *header) {
 		// and add it to the parent's exit set (see header). A failure
 		// only costs the parent the calls.
 		h.pidfdState = 2
-		r1, _ = rawSyscall6(unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
+		r1 = uintptr(h.selfPid)
+		if r1 == 0 {
+			r1, _ = rawSyscall6(unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
+		}
 		r1, e = rawSyscall6(unix.SYS_PIDFD_OPEN, r1, 0, 0, 0, 0, 0)
 		if e == 0 {
 			h.pidfd = int32(r1)

@@ -143,3 +143,15 @@ func TestRelease(t *testing.T) {
 		}
 	}
 }
+
+// TestNewPidNoReaper starts a program with a new pid namespace and no
+// reaper: the child is pid 1 there, so it cannot use the pid clone3
+// reports to open its own pidfd (see arena.load); Wait must still work.
+func TestNewPidNoReaper(t *testing.T) {
+	testutil.RequireRoot(t)
+	leakCheck(t)
+	p := runProbe(t, &Exec{CloneFlags: unix.CLONE_NEWPID}, nil)
+	if p.Pid != 1 {
+		t.Errorf("pid %d in the new namespace, want 1", p.Pid)
+	}
+}
