@@ -18,9 +18,11 @@ import (
 type Attr struct {
 	// Files become descriptors 0 … len-1 in the child; the length must
 	// equal Program.NumFiles. A nil entry leaves that descriptor closed.
-	// Start does not take ownership: the child receives copies when it is
-	// cloned, so the caller may close the files as soon as Start returns.
-	// Descriptors are put in blocking mode (os.File.Fd).
+	// Start does not take ownership: the child holds its own copies by the
+	// time Start or StartAsync returns (it copies them at clone, or, on this
+	// process's descriptor table, in its first step, which Start waits
+	// for), so the caller may close the files then. They must stay open
+	// while Start runs. Descriptors are put in blocking mode (os.File.Fd).
 	Files []*os.File
 
 	// Inputs supplies the descriptors the program declared with
