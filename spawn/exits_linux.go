@@ -349,13 +349,14 @@ func (w *exitWaiter) pollSet(pidfd int, st *State, options int) (done bool, err 
 		}
 		exits.mu.Unlock()
 		// On the first call, collect what came before this read began
-		// (the netpoller's readiness was reset by it) unless w is alone;
-		// w's own exit is checked by waitid.
+		// (the netpoller's readiness was reset by it), or, when w is
+		// alone, check w's own exit with waitid. After a collection, an
+		// exit not collected yet wakes the netpoller again.
 		if !sole {
 			drain(fd)
 		}
 		exits.mu.Lock()
-		check := first || w.fired
+		check := first && sole || w.fired
 		if w.fired {
 			w.fired = false
 			w.armed = false
