@@ -41,8 +41,12 @@
 // instead: the child writes sync records on it, and EOF proves the child
 // left the arena (the kernel switches mm before closing close-on-exec
 // descriptors, and exit_mm runs before exit_files). StartAsync watches the
-// pipe through the netpoller; Start (with sync points or a reaper) blocks
-// in read(2).
+// pipe through the netpoller; Start (with sync points or a reaper) waits in
+// a raw ppoll that keeps its P for up to 10 ms in all — a sandbox's setup
+// takes about a millisecond, and a wait through the scheduler let the
+// runtime's monitor thread retake the P and start another thread that
+// competed with the child (about 80 µs of CPU per default sandbox here) —
+// then in read(2) with the P released.
 //
 // Wait never parks a thread: every pidfd being waited for is in one epoll
 // set of the package (EPOLLONESHOT), which the netpoller watches through an

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -73,8 +74,9 @@ func setDumpablePolicy() {
 // exec within microseconds: like os/exec's vfork, Start keeps its P for
 // that time (at most 10 ms, then the P goes to other goroutines); a
 // program with namespaces releases the P at once. Programs with sync
-// points or a pid-1 reaper block in read(2) on a status pipe instead,
-// with the P released.
+// points or a pid-1 reaper wait on a status pipe instead, keeping the P
+// for at most 10 ms in all (a sandbox's setup takes about a millisecond),
+// then in read(2) with it released.
 //
 // Errors: *VerifyError never (programs are verified when built);
 // *CloneError when clone3 fails; *StepError when a step fails;
@@ -292,6 +294,10 @@ func closeFds(fds ...int) {
 	}
 }
 
+// holdPipe bounds, over a whole start, how long Start keeps its P while it
+// waits on the status pipe (as waitCleared's holdBound does on the futex).
+const holdPipe = 10 * time.Millisecond
+
 // awaitStart reads sync records from the status pipe until EOF, answering
 // them, then settles the start.
 func (p *Process) awaitStart() error {
@@ -299,6 +305,7 @@ func (p *Process) awaitStart() error {
 		buf     [8 * recSize]byte
 		pending []byte
 		syncErr error
+		left    = holdPipe
 	)
 	for {
 		var n int
@@ -306,6 +313,9 @@ func (p *Process) awaitStart() error {
 		if p.statusF != nil {
 			n, err = p.statusF.Read(buf[:])
 		} else {
+			// Keep the P while the child sets up, up to holdPipe in all;
+			// then read(2) releases it.
+			pollHeld(p.status, &left)
 			n, err = unix.Read(p.status, buf[:])
 			if err == unix.EINTR {
 				continue

@@ -4,6 +4,7 @@ package spawn
 
 import (
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -117,6 +118,29 @@ func waitCleared(w *uint32, pid int, hold bool) {
 			}
 		}
 	}
+}
+
+// pollHeld waits until fd is readable with a raw ppoll that keeps this
+// goroutine's P, for at most *left in all, and charges the time spent to
+// *left; it reports whether fd became readable. It is the status pipe's
+// counterpart of waitCleared's held sleep: a read(2) through the scheduler
+// lets the monitor thread retake the P every 20 µs and start another
+// thread, which on a busy or pinned CPU competes with the child's setup.
+func pollHeld(fd int, left *time.Duration) bool {
+	for *left > 0 {
+		start := time.Now()
+		ts := unix.NsecToTimespec(int64(*left))
+		pfd := unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+		n, _, e := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+		*left -= time.Since(start)
+		if e == 0 && n > 0 {
+			return true
+		}
+		if e != 0 && e != unix.EINTR {
+			return false
+		}
+	}
+	return false
 }
 
 // epollCtl is epoll_ctl(2) without entering the scheduler: it never blocks.
