@@ -17,9 +17,12 @@
 package main
 
 import (
+	"strings"
+
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/gosandbox/sandbox/rootfs"
 	"os"
 	"path/filepath"
 
@@ -42,18 +45,31 @@ func main() {
 	dir := flag.Arg(0)
 	spec := sandbox.DefaultSpec(sandbox.DefaultOptions{Args: flag.Args()[1:], ShareNet: *shareNet})
 	spec.Root = &specs.Root{Path: "rootfs", Readonly: true}
-	spec.Annotations = nil // this runtime's own; the peers ignore them anyway
+	// The annotations are this runtime's own. The merged-/usr links one of
+	// them asks for (/bin → usr/bin…) become real links in the rootfs.
+	links := spec.Annotations[rootfs.AnnotationSymlinks]
+	spec.Annotations = nil
 	spec.Version = "1.0.2" // crun 1.8.1 refuses newer versions; nothing newer is used
-	rootfs := filepath.Join(dir, "rootfs")
-	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+	rootDir := filepath.Join(dir, "rootfs")
+	if err := os.MkdirAll(rootDir, 0o755); err != nil {
 		fail(err)
+	}
+	if links != "" {
+		for _, pair := range strings.Split(links, ",") {
+			link, target, _ := strings.Cut(pair, ":")
+			p := filepath.Join(rootDir, link)
+			os.Remove(p)
+			if err := os.Symlink(target, p); err != nil {
+				fail(err)
+			}
+		}
 	}
 	// The runtimes create the mount points as the sandbox's root, which is
 	// host id 100000 for a privileged caller: give it the rootfs, as one
 	// does for any user-namespaced container.
 	if len(spec.Linux.UIDMappings) > 0 && os.Geteuid() == 0 {
 		m, g := spec.Linux.UIDMappings[0], spec.Linux.GIDMappings[0]
-		if err := os.Chown(rootfs, int(m.HostID), int(g.HostID)); err != nil {
+		if err := os.Chown(rootDir, int(m.HostID), int(g.HostID)); err != nil {
 			fail(err)
 		}
 	}
