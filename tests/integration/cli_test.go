@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -361,6 +362,52 @@ func TestWholeTreeKill(t *testing.T) {
 		if r := sandbox(t, "--pids", "16", "--", "true"); r.code != 0 {
 			t.Errorf("run after a killed run: %s", r)
 		}
+	}
+}
+
+// TestSignalForwarding: a signal sent to sandbox run reaches the command
+// (through pid 1), the command's handler runs, and sandbox run reports the
+// command's own exit.
+func TestSignalForwarding(t *testing.T) {
+	testutil.RequireUserNS(t)
+	for name, sig := range map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "USR1": syscall.SIGUSR1} {
+		t.Run(name, func(t *testing.T) {
+			status := filepath.Join(t.TempDir(), "status.json")
+			script := "trap 'echo caught; exit 7' " + name + "; echo ready; while :; do sleep 0.05; done"
+			cmd := exec.Command(sandboxBin(t), "run", "--status-json", status, "--", "sh", "-c", script)
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 64)
+			n, _ := out.Read(buf)
+			if string(buf[:n]) != "ready\n" {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("want ready, got %q", buf[:n])
+			}
+			// If the signal never reaches the command, it loops on: end
+			// it so the test fails instead of hanging.
+			watchdog := time.AfterFunc(10*time.Second, func() { cmd.Process.Kill() })
+			defer watchdog.Stop()
+			cmd.Process.Signal(sig)
+			rest := make([]byte, 64)
+			m, _ := out.Read(rest)
+			err = cmd.Wait()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
+				t.Errorf("want exit 7 from the command's handler, got %v", err)
+			}
+			if string(rest[:m]) != "caught\n" {
+				t.Errorf("the command's handler did not run: %q", rest[:m])
+			}
+			var rec record
+			if b, err := os.ReadFile(status); err != nil || json.Unmarshal(b, &rec) != nil || rec.Status != "exit" || rec.ExitCode != 7 {
+				t.Errorf("want record {exit, 7}, got %+v (%v)", rec, err)
+			}
+		})
 	}
 }
 
