@@ -19,6 +19,10 @@
 #                  run of the same sandbox as an OCI bundle (bench/ocibundle),
 #                  timed as whole commands by hyperfine, with GNU time's peak
 #                  RSS; the library (BenchmarkCommand/{sandbox,osexec})
+#   seccomp        issue 4: the default profile's compile (embedded, cached,
+#                  and a cold libseccomp compile), the parent's cost of
+#                  adding it to a program, spawn-to-exit of /bin/true with
+#                  and without it, BPF instructions run per syscall
 # Children: bin/bench/nop (static, no libc: exit_group(0)) and /bin/true
 # (glibc start-up ~0.5 ms here).
 #
@@ -35,7 +39,8 @@
 #   BENCH_SANDBOX_GO  Go -bench regexp of sandbox_peers (default
 #                 ^Benchmark(DefaultSandbox|Command)$)
 #   BENCH_PEER_RUNS   hyperfine runs per peer, mode and round (default 30)
-#   BENCH_GROUPS  groups to run (default "spawn_c spawn_go sandbox_peers")
+#   BENCH_GROUPS  groups to run (default "spawn_c spawn_go sandbox_peers
+#                 seccomp")
 #   BENCH_OUT     output directory (default bench/out/<date-time>)
 #
 # The peers need hyperfine, bwrap, crun, runc and GNU time; missing ones are
@@ -72,9 +77,11 @@ FLOOR=$BINDIR/sandboxfloor
 SANDBOX=$BINDIR/sandbox
 SANDBOXTEST=$BINDIR/sandbox.test
 SANDBOXGO=${BENCH_SANDBOX_GO:-'^Benchmark(DefaultSandbox|Command)$'}
+SECCOMPTEST=$BINDIR/seccomp.test
+SECCOMPGO='^Benchmark(CompileCold|CompileCached|CompileLibseccomp|Install|InstallNone|SpawnDefaultProfile|SpawnNoFilter|FilterInstructions)$'
 PEER_RUNS=${BENCH_PEER_RUNS:-30}
 
-read -ra BENCH_GROUPS <<<"${BENCH_GROUPS:-spawn_c spawn_go sandbox_peers}"
+read -ra BENCH_GROUPS <<<"${BENCH_GROUPS:-spawn_c spawn_go sandbox_peers seccomp}"
 
 mkdir -p "$OUT/raw"
 OUT=$(cd "$OUT" && pwd)
@@ -91,6 +98,9 @@ build() {
 	command -v taskset >/dev/null || { log "bench: taskset (util-linux) is needed"; exit 1; }
 	make -s -C bench/c OUT="$BINDIR" >/dev/null
 	go test -c -o "$TESTBIN" ./spawn/
+	if has_group seccomp; then
+		go test -c -o "$SECCOMPTEST" ./seccomp # cgo and libseccomp (make deps)
+	fi
 	if has_group sandbox_peers; then
 		peer_tools
 		# The CLI as `make build` ships it: static, no cgo (the default
@@ -175,6 +185,10 @@ group_spawn_c() {
 }
 
 # ------------------------------------------------ group: Go benchmarks ---
+
+group_seccomp() {
+	(cd seccomp && go_bench "$SECCOMPTEST" "$SECCOMPGO" "$OUT/raw/seccomp-$MODE-$ROUND.txt")
+}
 
 group_spawn_go() {
 	(cd spawn && go_bench "$TESTBIN" "$GOBENCH" "$OUT/raw/go-$MODE-$ROUND.txt")
@@ -416,6 +430,20 @@ report_sandbox_peers() {
 		Command/sandbox Command/osexec
 }
 
+report_seccomp() {
+	table "issue 4: the default seccomp profile (µs per operation; BPF instructions)" \
+		mean-µs insns/syscall insns/max insns/program -- \
+		CompileCold CompileCached CompileLibseccomp Install InstallNone \
+		SpawnDefaultProfile SpawnNoFilter FilterInstructions
+	printf '\n== targets (issue 4; medians over %s rounds)\n' "$ROUNDS"
+	target "cached compile of the default (µs)" "<=" 50 CompileCached mean-µs
+	target "BPF instructions per syscall, average" "<=" 30 FilterInstructions insns/syscall
+	printf '\n-- for information (no target)\n'
+	info "cold compile through libseccomp (µs)" CompileLibseccomp mean-µs
+	info "adding the filter to a program (µs)" Install mean-µs
+	info "/bin/true under the filter / without" SpawnDefaultProfile mean-µs SpawnNoFilter mean-µs
+}
+
 # ratio MODE A_BENCH A_METRIC B_BENCH B_METRIC prints A/B, or nothing.
 ratio() {
 	local a b
@@ -546,6 +574,7 @@ main() {
 		if has_group sandbox_peers; then report_sandbox_peers; fi
 		if has_group spawn_c || has_group spawn_go; then report_targets; fi
 		if has_group sandbox_peers; then report_sandbox_targets; fi
+		if has_group seccomp; then report_seccomp; fi
 		printf '\nload after: %s; %d s; raw results in %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" $((SECONDS - start)) "$OUT"
 	} | tee -a "$OUT/summary.txt"
 }
