@@ -40,6 +40,21 @@ func runRun(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+
+	// Signals to sandbox run go to the sandbox (its pid 1 passes them on
+	// to the command); sandbox run itself keeps running to report.
+	// signal.Notify costs a round trip to the runtime's signal thread per
+	// signal (0.1-0.4 ms here), so it runs while the spec is built, and
+	// Start waits for it: no process exists before the handlers are in.
+	// They stay installed until exit (signal.Stop would cost the round
+	// trips again).
+	sigs := make(chan os.Signal, 4)
+	notified := make(chan struct{})
+	go func() {
+		signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+		close(notified)
+	}()
+
 	c, err := f.command(fs.Args())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox run:", err)
@@ -56,28 +71,12 @@ func runRun(args []string) int {
 	}
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 
-	// Signals to sandbox run go to the sandbox (its pid 1 passes them on
-	// to the command); sandbox run itself keeps running to report.
-	// signal.Notify costs a round trip to the runtime's signal thread per
-	// signal (0.1-0.4 ms here), so it runs beside Start instead of before
-	// it. A signal that lands before it took effect ends sandbox run by
-	// its default action, and the parent-death signal on pid 1 then ends
-	// the sandbox: the same outcome, without a result record. The handlers
-	// stay installed until exit (signal.Stop would cost the round trips
-	// again).
-	sigs := make(chan os.Signal, 4)
-	notified := make(chan struct{})
-	go func() {
-		signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-		close(notified)
-	}()
-
+	<-notified
 	var res *sandbox.Result
 	if err := c.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox run:", err)
 		res = c.Result
 	} else {
-		<-notified
 		go func() {
 			for s := range sigs {
 				c.Process.Signal(s.(unix.Signal))
