@@ -27,14 +27,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"testing"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	sandbox "github.com/gosandbox/sandbox"
+	"github.com/gosandbox/sandbox/internal/testutil"
 	"github.com/gosandbox/sandbox/oci"
 )
 
@@ -67,40 +66,6 @@ func benchNop(b *testing.B) string {
 	return out
 }
 
-// benchCPU returns the process's user+system CPU time so far.
-func benchCPU() time.Duration {
-	var ru unix.Rusage
-	unix.Getrusage(unix.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// benchSeq runs one sandbox per iteration, after one untimed warm-up, and
-// reports latency percentiles and the parent's CPU per run.
-func benchSeq(b *testing.B, one func() error) {
-	b.Helper()
-	if err := one(); err != nil {
-		b.Fatal(err)
-	}
-	lat := make([]time.Duration, b.N)
-	b.ResetTimer()
-	cpu0 := benchCPU()
-	for i := range b.N {
-		t0 := time.Now()
-		if err := one(); err != nil {
-			b.Fatal(err)
-		}
-		lat[i] = time.Since(t0)
-	}
-	cpu := benchCPU() - cpu0
-	b.StopTimer()
-	slices.Sort(lat)
-	us := func(d time.Duration) float64 { return float64(d) / 1e3 }
-	pct := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1)+0.5)] }
-	b.ReportMetric(us(pct(0.5)), "p50-µs")
-	b.ReportMetric(us(pct(0.9)), "p90-µs")
-	b.ReportMetric(us(cpu)/float64(b.N), "parent-cpu-µs/op")
-}
-
 // benchDefaultCompiled compiles the default sandbox running nop, bound
 // read-only at /nop (the way the oci tests bind their checker).
 func benchDefaultCompiled(b *testing.B, nop string, shareNet bool) *oci.Compiled {
@@ -125,7 +90,7 @@ func BenchmarkDefaultSandbox(b *testing.B) {
 	}{{"net", false}, {"nonet", true}} {
 		b.Run(tc.name, func(b *testing.B) {
 			c := benchDefaultCompiled(b, nop, tc.shareNet)
-			benchSeq(b, func() error {
+			testutil.BenchSeq(b, func() error {
 				p, err := c.Start(nil)
 				if err != nil {
 					return err
@@ -147,7 +112,7 @@ func BenchmarkDefaultSandbox(b *testing.B) {
 // /bin/true in the default sandbox against unsandboxed os/exec.
 func BenchmarkCommand(b *testing.B) {
 	b.Run("sandbox", func(b *testing.B) {
-		benchSeq(b, func() error {
+		testutil.BenchSeq(b, func() error {
 			res, err := sandbox.Command("/bin/true").Run()
 			if err != nil {
 				return fmt.Errorf("sandbox.Command: %v (%v)", err, res)
@@ -156,6 +121,6 @@ func BenchmarkCommand(b *testing.B) {
 		})
 	})
 	b.Run("osexec", func(b *testing.B) {
-		benchSeq(b, func() error { return exec.Command("/bin/true").Run() })
+		testutil.BenchSeq(b, func() error { return exec.Command("/bin/true").Run() })
 	})
 }

@@ -66,18 +66,24 @@ func BenchmarkInstallNone(b *testing.B) { benchBuild(b, func(*spawn.Builder) {})
 func benchBuild(b *testing.B, install func(*spawn.Builder)) {
 	b.ReportAllocs()
 	for b.Loop() {
-		bl := spawn.NewBuilder(3)
-		bl.Rlimits(nil)
-		bl.RestoreSigmask()
-		bl.MarkExec()
-		install(bl)
-		bl.Exec("/bin/true", []string{"true"}, nil)
-		prog, err := bl.Build()
-		if err != nil {
-			b.Fatal(err)
-		}
-		prog.Close()
+		trueProgram(b, install).Close()
 	}
+}
+
+// trueProgram builds the program the benchmarks run: /bin/true with
+// install's steps before the exec.
+func trueProgram(b *testing.B, install func(*spawn.Builder)) *spawn.Program {
+	bl := spawn.NewBuilder(3)
+	bl.Rlimits(nil)
+	bl.RestoreSigmask()
+	bl.MarkExec()
+	install(bl)
+	bl.Exec("/bin/true", []string{"true"}, nil)
+	prog, err := bl.Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return prog
 }
 
 // BenchmarkSpawnDefaultProfile runs /bin/true under the default profile:
@@ -91,16 +97,7 @@ func BenchmarkSpawnDefaultProfile(b *testing.B) {
 func BenchmarkSpawnNoFilter(b *testing.B) { benchSpawn(b, func(*spawn.Builder) {}) }
 
 func benchSpawn(b *testing.B, install func(*spawn.Builder)) {
-	bl := spawn.NewBuilder(3)
-	bl.Rlimits(nil)
-	bl.RestoreSigmask()
-	bl.MarkExec()
-	install(bl)
-	bl.Exec("/bin/true", []string{"true"}, nil)
-	prog, err := bl.Build()
-	if err != nil {
-		b.Fatal(err)
-	}
+	prog := trueProgram(b, install)
 	defer prog.Close()
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {

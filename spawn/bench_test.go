@@ -33,7 +33,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -166,44 +165,6 @@ func benchChildren(b *testing.B) []struct{ name, path string } {
 	}
 }
 
-// benchCPU returns the process's user+system CPU time so far.
-func benchCPU() time.Duration {
-	var ru unix.Rusage
-	unix.Getrusage(unix.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// benchSeq runs one spawn-to-reap per iteration and reports latency
-// percentiles and parent CPU per spawn.
-func benchSeq(b *testing.B, one func() error) {
-	b.Helper()
-	if err := one(); err != nil { // warm the arena pool and page cache
-		b.Fatal(err)
-	}
-	lat := make([]time.Duration, b.N)
-	b.ResetTimer()
-	cpu0 := benchCPU()
-	for i := range b.N {
-		t0 := time.Now()
-		if err := one(); err != nil {
-			b.Fatal(err)
-		}
-		lat[i] = time.Since(t0)
-	}
-	cpu := benchCPU() - cpu0
-	b.StopTimer()
-	benchReport(b, lat, cpu)
-}
-
-func benchReport(b *testing.B, lat []time.Duration, cpu time.Duration) {
-	slices.Sort(lat)
-	us := func(d time.Duration) float64 { return float64(d) / 1e3 }
-	pct := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1)+0.5)] }
-	b.ReportMetric(us(pct(0.5)), "p50-µs")
-	b.ReportMetric(us(pct(0.9)), "p90-µs")
-	b.ReportMetric(us(cpu)/float64(b.N), "parent-cpu-µs/op")
-}
-
 // benchPar runs b.N spawn-to-reaps spread over g goroutines and reports
 // the throughput and parent CPU per spawn.
 func benchPar(b *testing.B, g int, one func() error) {
@@ -218,7 +179,7 @@ func benchPar(b *testing.B, g int, one func() error) {
 		first   error
 	)
 	b.ResetTimer()
-	cpu0 := benchCPU()
+	cpu0 := testutil.ProcessCPU()
 	t0 := time.Now()
 	for range g {
 		wg.Go(func() {
@@ -232,7 +193,7 @@ func benchPar(b *testing.B, g int, one func() error) {
 	}
 	wg.Wait()
 	wall := time.Since(t0)
-	cpu := benchCPU() - cpu0
+	cpu := testutil.ProcessCPU() - cpu0
 	b.StopTimer()
 	if first != nil {
 		b.Fatal(first)
@@ -330,16 +291,16 @@ func BenchmarkSpawn(b *testing.B) {
 			prog := benchCompile(b, c.path)
 			attr := benchNoFiles()
 			b.Run("spawn", func(b *testing.B) {
-				benchSeq(b, func() error { return benchSpawn(prog, attr) })
+				testutil.BenchSeq(b, func() error { return benchSpawn(prog, attr) })
 			})
 			b.Run("spawnAsync", func(b *testing.B) {
-				benchSeq(b, func() error { return benchSpawnAsync(prog, attr) })
+				testutil.BenchSeq(b, func() error { return benchSpawnAsync(prog, attr) })
 			})
 			b.Run("osexec", func(b *testing.B) {
-				benchSeq(b, func() error { return benchOSExec(c.path) })
+				testutil.BenchSeq(b, func() error { return benchOSExec(c.path) })
 			})
 			b.Run("forkexec", func(b *testing.B) {
-				benchSeq(b, func() error { return benchForkExec(c.path) })
+				testutil.BenchSeq(b, func() error { return benchForkExec(c.path) })
 			})
 		})
 	}
@@ -420,9 +381,9 @@ func BenchmarkSpawnUserNS(b *testing.B) {
 	}
 	run := func(b *testing.B) {
 		b.Run("spawn", func(b *testing.B) {
-			benchSeq(b, func() error { return benchSpawn(prog, attr) })
+			testutil.BenchSeq(b, func() error { return benchSpawn(prog, attr) })
 		})
-		b.Run("osexec", func(b *testing.B) { benchSeq(b, osexec) })
+		b.Run("osexec", func(b *testing.B) { testutil.BenchSeq(b, osexec) })
 	}
 
 	b.Run("heap=0", run)

@@ -77,7 +77,7 @@ func TestReaper(t *testing.T) {
 	if _, err := p.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if pids := findByArg(tag); len(pids) > 0 {
+	if pids := testutil.Processes(func(c string) bool { return strings.Contains(c, tag) }); len(pids) > 0 {
 		t.Errorf("daemon %v survived the command", pids)
 		for _, pid := range pids {
 			unix.Kill(pid, unix.SIGKILL)
@@ -96,22 +96,6 @@ func state(pid string) string {
 		return s[i+2 : i+3]
 	}
 	return ""
-}
-
-// findByArg lists processes whose command line contains arg.
-func findByArg(arg string) []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if strings.Contains(readFile("/proc/"+e.Name()+"/cmdline"), arg) && pid != os.Getpid() {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 // TestRelease gives children up: the pidfd is closed, a pid-1 reaper's

@@ -7,6 +7,7 @@ package testutil
 import (
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -95,4 +96,22 @@ func SkipIfUnsupported(t testing.TB, what string, err error) {
 	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, errors.ErrUnsupported) {
 		Skip(t, what+": not supported here: "+err.Error())
 	}
+}
+
+// Processes lists the processes, other than this one, whose command line
+// (its NUL-separated arguments) match accepts.
+func Processes(match func(cmdline string) bool) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		b, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if match(string(b)) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }

@@ -429,20 +429,10 @@ func waitGone(t *testing.T, tag string) {
 	}
 }
 
+// pidsWith lists the processes whose command line holds arg, but not
+// sandbox run itself.
 func pidsWith(arg string) []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if bytes.Contains(b, []byte(arg)) && !bytes.Contains(b, []byte("sandbox")) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return testutil.Processes(func(c string) bool { return strings.Contains(c, arg) && !strings.Contains(c, "sandbox") })
 }
 
 // TestUnprivilegedLimits: without a writable cgroup the record lists what
