@@ -309,17 +309,8 @@ func (w *exitWaiter) wait(pidfd int, st *State, options int) error {
 			}
 			continue // not an exit after all (see pollSet): watch again
 		}
-		// Another goroutine polls: look once, then sleep until it collects
-		// this event or hands over the role.
-		exits.mu.Unlock()
-		if done, err := waitPidfd(pidfd, options|unix.WNOHANG, st); done || err != nil {
-			return err
-		}
-		exits.mu.Lock()
-		if w.fired || !exits.polling {
-			exits.mu.Unlock()
-			continue
-		}
+		// Another goroutine polls: sleep until it collects this event or
+		// hands over the role.
 		w.sleeping = true
 		exits.nsleep++
 		w.wake.Add(1)
