@@ -36,7 +36,10 @@ func readStats(cg *cgroups.Cgroup) *cgStats {
 
 // result attributes the end of the run, in the order the Status constants
 // list: a limit the supervisor enforced, then what the kernel and the
-// accounting say.
+// accounting say. A kill of the supervisor's, an OOM kill or refused forks
+// count only when the command failed: one that exited 0 on its own (before
+// a timer's kill landed, or after a child of its was killed) is ok, so that
+// the status never contradicts the exit code.
 func (c *Cmd) result(st *spawn.State, stats *cgStats, killed Status, wall time.Duration) *Result {
 	r := &Result{ExitCode: -1, WallTime: Duration(wall), Unenforced: c.unenf}
 	if r.Unenforced == nil {
@@ -60,18 +63,19 @@ func (c *Cmd) result(st *spawn.State, stats *cgStats, killed Status, wall time.D
 		}
 	}
 	sig := unix.Signal(r.Signal)
+	failed := r.Signal != 0 || r.ExitCode != 0
 	switch {
-	case killed != "":
+	case killed != "" && failed:
 		r.Status = killed
-	case stats != nil && stats.oomKills > 0 && c.Limits.Memory > 0:
+	case stats != nil && stats.oomKills > 0 && c.Limits.Memory > 0 && failed:
 		r.Status = StatusMemoryLimit
-	case stats != nil && stats.oomKills > 0:
+	case stats != nil && stats.oomKills > 0 && failed:
 		r.Status = StatusOOM
 	case c.Limits.CPUTime > 0 && (sig == unix.SIGXCPU || (sig == unix.SIGKILL && time.Duration(r.CPUTime) >= c.Limits.CPUTime)):
 		r.Status = StatusTimeLimit
 	case sig == unix.SIGSYS:
 		r.Status = StatusSeccompViolation
-	case stats != nil && stats.pidsHits > 0 && (r.Signal != 0 || r.ExitCode != 0):
+	case stats != nil && stats.pidsHits > 0 && failed:
 		r.Status = StatusPidsLimit
 	case r.Signal != 0:
 		r.Status = StatusSignal

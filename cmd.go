@@ -114,14 +114,19 @@ type Cmd struct {
 	copyErr     error
 	copyMu      sync.Mutex
 	readers     []*os.File // pipe read ends the copiers drain
-	output      outputCounter
-	start       time.Time
-	killed      chan Status // the reason, once a limit or cancel killed the tree
-	unenf       []string
-	done        chan struct{}
-	waitErr     error
-	state       *spawn.State
-	waitOnce    sync.Once
+	// pending are the copiers, started only once the command runs, and
+	// stdinW the stdin pipe's write end until its copier owns it: a failed
+	// Start leaves no goroutine blocked on the caller's Reader.
+	pending  []func()
+	stdinW   *os.File
+	output   outputCounter
+	start    time.Time
+	killed   chan Status // the reason, once a limit or cancel killed the tree
+	unenf    []string
+	done     chan struct{}
+	waitErr  error
+	state    *spawn.State
+	waitOnce sync.Once
 }
 
 // Command returns the Cmd to run name with args in the default sandbox.
@@ -272,11 +277,14 @@ func (c *Cmd) Start() (err error) {
 	}
 	c.closers = nil
 	if err != nil {
-		c.closeReaders()
 		c.cleanup()
 		return err
 	}
 	c.Process = p
+	for _, run := range c.pending {
+		run()
+	}
+	c.pending, c.stdinW = nil, nil
 	go c.supervise()
 	return nil
 }
@@ -348,8 +356,16 @@ func (s *syncBuffer) Bytes() []byte {
 
 func (l *Limits) validate() error {
 	var errs []error
-	if l.CPUTime < 0 || l.WallTime < 0 || l.Memory < 0 || l.Pids < 0 || l.Output < 0 || l.FileSize < 0 {
-		errs = append(errs, errors.New("sandbox: limits must not be negative"))
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"CPUTime", int64(l.CPUTime)}, {"WallTime", int64(l.WallTime)}, {"Memory", l.Memory},
+		{"Pids", l.Pids}, {"Output", l.Output}, {"FileSize", l.FileSize},
+	} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("sandbox: Limits.%s is %d: must not be negative", f.name, f.v))
+		}
 	}
 	if l.Memory > 0 && l.Memory < 1<<20 {
 		errs = append(errs, fmt.Errorf("sandbox: memory limit %d bytes: at least 1 MiB", l.Memory))
@@ -419,4 +435,9 @@ func (c *Cmd) cleanup() {
 		cl.Close()
 	}
 	c.closers = nil
+	c.closeReaders()
+	if c.stdinW != nil {
+		c.stdinW.Close()
+	}
+	c.pending, c.stdinW = nil, nil
 }

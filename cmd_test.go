@@ -7,7 +7,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,7 +105,7 @@ func TestCancelKillsTree(t *testing.T) {
 	start := time.Now()
 	c := sandbox.CommandContext(ctx, "sh", "-c", "sleep 30 & sleep 30 & wait")
 	res, err := c.Run()
-	if !errors.Is(err, context.DeadlineExceeded) || res == nil || res.Signal != 9 {
+	if !errors.Is(err, context.DeadlineExceeded) || res == nil || res.Signal != 9 || res.Status != sandbox.StatusCanceled {
 		t.Errorf("cancel: %v %+v", err, res)
 	}
 	if d := time.Since(start); d > 10*time.Second {
@@ -129,7 +131,7 @@ func TestCancelWaitDelay(t *testing.T) {
 	}
 	cancel()
 	res, err := c.Wait()
-	if !errors.Is(err, context.Canceled) || res.Signal != 9 {
+	if !errors.Is(err, context.Canceled) || res.Signal != 9 || res.Status != sandbox.StatusCanceled {
 		t.Errorf("%v %+v", err, res)
 	}
 }
@@ -201,7 +203,24 @@ func TestNoLeaks(t *testing.T) {
 	sandbox.Command("true").Run() // warm up: the runtime opens its own descriptors once
 	fds := countFds(t)
 	arenas := spawn.LiveArenas() - int64(spawn.PooledArenas())
+	goroutines := runtime.NumGoroutine()
+	// A reader that never returns: a failed Start must not leave a copier
+	// blocked on it (nor the pipe it would feed).
+	never, neverW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer never.Close()
+	defer neverW.Close()
+	fds += 2
 	runs := []func(){
+		func() {
+			c := sandbox.Command("/nonexistent")
+			c.Stdin = struct{ io.Reader }{never}
+			var out bytes.Buffer
+			c.Stdout = &out
+			c.Start()
+		},
 		func() { sandbox.Command("true").Run() },
 		func() { sandbox.Command("sh", "-c", "exit 3").Run() },
 		func() { sandbox.Command("/nonexistent").Run() },
@@ -229,11 +248,13 @@ func TestNoLeaks(t *testing.T) {
 	for {
 		kids, _ := os.ReadFile("/proc/self/task/" + strconv.Itoa(os.Getpid()) + "/children")
 		gotFds, gotArenas := countFds(t), spawn.LiveArenas()-int64(spawn.PooledArenas())
-		if gotFds <= fds && gotArenas <= arenas && len(strings.TrimSpace(string(kids))) == 0 {
+		gotG := runtime.NumGoroutine()
+		if gotFds <= fds && gotArenas <= arenas && gotG <= goroutines && len(strings.TrimSpace(string(kids))) == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("leak: descriptors %d → %d, arenas in use %d → %d, children %q", fds, gotFds, arenas, gotArenas, kids)
+			t.Fatalf("leak: descriptors %d → %d, arenas in use %d → %d, goroutines %d → %d, children %q",
+				fds, gotFds, arenas, gotArenas, goroutines, gotG, kids)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

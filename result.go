@@ -30,6 +30,7 @@ const (
 	StatusPidsLimit        Status = "pids-limit"        // failed after forks were refused at Limits.Pids
 	StatusSeccompViolation Status = "seccomp-violation" // killed by its seccomp filter (SIGSYS)
 	StatusSetupError       Status = "setup-error"       // the sandbox could not be built; the command never ran
+	StatusCanceled         Status = "canceled"          // the library's context was done and its Cancel (by default a kill) ended the command
 )
 
 // Result is the record of one run: `sandbox run --status-json` writes it.

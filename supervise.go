@@ -15,8 +15,9 @@ import (
 )
 
 // stdio returns the sandbox's descriptors 0, 1, 2 and the extra files,
-// making pipes (served by copier goroutines) where the caller's streams
-// are not files or the output must be counted.
+// making pipes where the caller's streams are not files or the output must
+// be counted. The pipes' copier goroutines go to c.pending: Start runs them
+// once the command runs, and cleanup closes their ends otherwise.
 func (c *Cmd) stdio() ([]*os.File, error) {
 	files := make([]*os.File, 0, 3+len(c.ExtraFiles))
 	null := func(flag int) (*os.File, error) {
@@ -43,15 +44,18 @@ func (c *Cmd) stdio() ([]*os.File, error) {
 		}
 		c.closers = append(c.closers, r)
 		files = append(files, r)
-		c.copiers.Add(1)
-		go func() {
-			defer c.copiers.Done()
-			_, err := io.Copy(w, in)
-			w.Close()
-			if err != nil && !errors.Is(err, unix.EPIPE) && !errors.Is(err, os.ErrClosed) {
-				c.setCopyErr(err)
-			}
-		}()
+		c.stdinW = w
+		c.pending = append(c.pending, func() {
+			c.copiers.Add(1)
+			go func() {
+				defer c.copiers.Done()
+				_, err := io.Copy(w, in)
+				w.Close()
+				if err != nil && !errors.Is(err, unix.EPIPE) && !errors.Is(err, os.ErrClosed) {
+					c.setCopyErr(err)
+				}
+			}()
+		})
 	}
 	counted := c.Limits.Output > 0
 	for _, out := range []io.Writer{c.Stdout, c.Stderr} {
@@ -73,8 +77,10 @@ func (c *Cmd) stdio() ([]*os.File, error) {
 			c.closers = append(c.closers, w)
 			c.readers = append(c.readers, r)
 			files = append(files, w)
-			c.copiers.Add(1)
-			go c.copyOut(r, out)
+			c.pending = append(c.pending, func() {
+				c.copiers.Add(1)
+				go c.copyOut(r, out)
+			})
 		}
 	}
 	files = append(files, c.ExtraFiles...)
@@ -242,10 +248,16 @@ func (c *Cmd) supervise() {
 	}
 	c.closeReaders()
 
+	// A limit's kill names the end; failing that, a cancel does.
 	var reason Status
 	select {
 	case reason = <-c.killed:
 	default:
+		select {
+		case <-canceled:
+			reason = StatusCanceled
+		default:
+		}
 	}
 	c.state = st
 	res := c.result(st, stats, reason, wallTime)
@@ -287,6 +299,8 @@ func limitName(s Status) string {
 		return "output-limit"
 	case StatusPidsLimit:
 		return "pids"
+	case StatusCanceled:
+		return "context"
 	}
 	return string(s)
 }

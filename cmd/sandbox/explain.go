@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -17,14 +18,19 @@ func init() {
 // started and nothing is created.
 func runExplain(args []string) int {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
-	fs.Usage = func() {
+	usage := func() {
 		fmt.Fprintln(os.Stderr, "usage: sandbox explain [run flags] -- CMD [ARG…]\n\nPrints the program the child runs between clone3 and exec, one step per line:\nindex, syscall with its arguments, jumps, and what the step is for.\n\nflags (as for sandbox run):")
 		fs.PrintDefaults()
 	}
+	fs.Usage = func() {} // the whole text for -h only
 	var f runFlags
 	f.register(fs)
 	if err := fs.Parse(args); err != nil {
-		return 2
+		if errors.Is(err, flag.ErrHelp) {
+			usage()
+			return 0
+		}
+		return exitSetup
 	}
 	c, err := f.command(fs.Args())
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,7 +33,7 @@ type runFlags struct {
 	chdir      string
 	hostname   string
 	shareNet   bool
-	uid, gid   int
+	uid, gid   idFlag
 	seccompArg string
 	specPath   string
 	printSpec  bool
@@ -50,14 +51,40 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
+// idFlag is a uid or gid inside the sandbox: 0 … 4294967294 (the last
+// 32-bit value is the kernel's "no id"); unset until given.
+type idFlag struct {
+	id  uint32
+	set bool
+}
+
+func (f *idFlag) String() string {
+	if !f.set {
+		return ""
+	}
+	return strconv.FormatUint(uint64(f.id), 10)
+}
+
+func (f *idFlag) Set(v string) error {
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil || n == math.MaxUint32 {
+		return fmt.Errorf("%q: want an id from 0 to %d", v, uint32(math.MaxUint32-1))
+	}
+	f.id, f.set = uint32(n), true
+	return nil
+}
+
+// maxSeconds is the longest limit a time.Duration holds, in seconds.
+const maxSeconds = float64(math.MaxInt64 / int64(time.Second))
+
 // durationFlag takes seconds ("1.5") or a Go duration ("1500ms").
 type durationFlag time.Duration
 
 func (d *durationFlag) String() string { return time.Duration(*d).String() }
 func (d *durationFlag) Set(v string) error {
 	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		if s < 0 {
-			return errors.New("negative")
+		if math.IsNaN(s) || s < 0 || s > maxSeconds {
+			return fmt.Errorf("%q: want seconds from 0 to %.0f", v, maxSeconds)
 		}
 		*d = durationFlag(s * float64(time.Second))
 		return nil
@@ -98,6 +125,9 @@ func parseSize(v string) (int64, error) {
 	if err != nil || n < 0 {
 		return 0, fmt.Errorf("%q: want a size in bytes, optionally with k, m or g", v)
 	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q: larger than %d bytes", v, int64(math.MaxInt64))
+	}
 	return n * mult, nil
 }
 
@@ -111,8 +141,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.chdir, "chdir", "", "working directory inside the sandbox")
 	fs.StringVar(&f.hostname, "hostname", "", "hostname (default sandbox)")
 	fs.BoolVar(&f.shareNet, "share-net", false, "keep the host's network namespace")
-	fs.IntVar(&f.uid, "uid", -1, "uid inside the sandbox (default 0)")
-	fs.IntVar(&f.gid, "gid", -1, "gid inside the sandbox (default 0)")
+	fs.Var(&f.uid, "uid", "`uid` inside the sandbox (default 0)")
+	fs.Var(&f.gid, "gid", "`gid` inside the sandbox (default 0)")
 	fs.StringVar(&f.seccompArg, "seccomp", "default", "seccomp profile: default, unconfined, or an OCI profile `FILE.json`")
 	fs.StringVar(&f.specPath, "spec", "", "start from this OCI `config.json` instead of the default sandbox")
 	fs.BoolVar(&f.printSpec, "print-spec", false, "print the effective spec as JSON and exit")
@@ -204,11 +234,17 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 			errs = append(errs, fmt.Errorf("--env %s: want K=V", e))
 		}
 	}
-	if f.uid >= 0 {
-		spec.Process.User.UID = uint32(f.uid)
+	if f.uid.set {
+		spec.Process.User.UID = f.uid.id
 	}
-	if f.gid >= 0 {
-		spec.Process.User.GID = uint32(f.gid)
+	if f.gid.set {
+		spec.Process.User.GID = f.gid.id
+	}
+	if f.chdir != "" && !filepath.IsAbs(f.chdir) {
+		errs = append(errs, fmt.Errorf("--chdir %s: not an absolute path", f.chdir))
+	}
+	if f.pids < 0 {
+		errs = append(errs, fmt.Errorf("--pids %d: must not be negative", f.pids))
 	}
 	if err := f.applyCaps(spec); err != nil {
 		errs = append(errs, err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -25,7 +26,8 @@ seccomp profile; hostname "sandbox". The environment is only
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin and
 HOME=/, plus --env.
 
-Exit status: the command's own; 125 when the sandbox could not be set up;
+Exit status: the command's own; 125 when the sandbox could not be set up
+(a bad flag among the causes: --status-json then records a setup-error);
 126 when CMD is not executable; 127 when it is not found; 128+n when signal
 n ended it (a limit kills with SIGKILL: 137; --status-json says which).
 
@@ -34,11 +36,15 @@ flags:
 
 func runRun(args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(os.Stderr, runUsage); fs.PrintDefaults() }
+	fs.Usage = func() {} // the whole text for -h only, below
 	var f runFlags
 	f.register(fs)
 	if err := fs.Parse(args); err != nil {
-		return 2
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(os.Stderr, runUsage)
+			fs.PrintDefaults()
+		}
+		return badFlags(err, f.statusJSON)
 	}
 
 	// Signals to sandbox run go to the sandbox (its pid 1 passes them on
@@ -58,7 +64,7 @@ func runRun(args []string) int {
 	c, err := f.command(fs.Args())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox run:", err)
-		return exitSetup
+		return badFlags(err, f.statusJSON)
 	}
 	if f.printSpec {
 		spec, err := c.EffectiveSpec()
@@ -93,6 +99,23 @@ func runRun(args []string) int {
 		}
 	}
 	return res.ExitStatus()
+}
+
+// badFlags ends a run refused for its flags: exit 0 for -h, else 125
+// with a setup-error record at statusPath when that flag was read (flag
+// parsing stops at the first bad flag, and has printed it).
+func badFlags(err error, statusPath string) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if statusPath != "" {
+		res := &sandbox.Result{Status: sandbox.StatusSetupError, ExitCode: -1, Unenforced: []string{},
+			SetupError: &sandbox.SetupError{Step: -1, Message: err.Error()}}
+		if werr := writeStatus(statusPath, res); werr != nil {
+			fmt.Fprintln(os.Stderr, "sandbox run: --status-json:", werr)
+		}
+	}
+	return exitSetup
 }
 
 func writeStatus(path string, res *sandbox.Result) error {

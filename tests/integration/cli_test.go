@@ -298,23 +298,75 @@ func TestBadBind(t *testing.T) {
 	}
 }
 
+// TestBadFlags: every bad flag or value exits 125 with a message naming
+// the flag, writes a setup-error record, and runs nothing (--print-spec
+// and explain refuse the same flags).
 func TestBadFlags(t *testing.T) {
-	for _, args := range [][]string{
-		{"--bind", "onlyone", "--", "true"},
-		{"--bind", "/tmp:relative", "--", "true"},
-		{"--tmpfs", "relative", "--", "true"},
-		{"--cap-add", "CAP_BOGUS", "--", "true"},
-		{"--env", "NOEQUALS", "--", "true"},
-		{"--memory", "lots", "--", "true"},
-		{"--"},
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--bind", "onlyone", "--", "true"}, "--bind onlyone"},
+		{[]string{"--bind", "/tmp:relative", "--", "true"}, "--bind /tmp:relative"},
+		{[]string{"--tmpfs", "relative", "--", "true"}, "--tmpfs relative"},
+		{[]string{"--tmpfs", "/t:size=zz", "--", "true"}, "--tmpfs /t:size=zz"},
+		{[]string{"--cap-add", "CAP_BOGUS", "--", "true"}, "--cap-add"},
+		{[]string{"--env", "NOEQUALS", "--", "true"}, "--env NOEQUALS"},
+		{[]string{"--memory", "lots", "--", "true"}, "-memory"},
+		{[]string{"--memory", "18014398509483032k", "--", "true"}, "-memory"}, // would wrap to 1 MiB
+		{[]string{"--fsize", "18014398509481985k", "--", "true"}, "-fsize"},
+		{[]string{"--uid", "4294967296", "--", "id"}, "-uid"}, // would wrap to 0
+		{[]string{"--uid", "-5", "--", "id"}, "-uid"},
+		{[]string{"--gid", "4294967295", "--", "id"}, "-gid"},
+		{[]string{"--time", "inf", "--", "true"}, "-time"},
+		{[]string{"--time", "NaN", "--", "true"}, "-time"},
+		{[]string{"--wall-time", "1e300", "--", "true"}, "-wall-time"},
+		{[]string{"--pids", "-3", "--", "true"}, "--pids -3"},
+		{[]string{"--chdir", "relative", "--", "true"}, "--chdir relative"},
+		{[]string{"--no-such-flag", "--", "true"}, "no-such-flag"},
+		{[]string{"--"}, "no command"},
 	} {
-		cmd := exec.Command(sandboxBin(t), append([]string{"run"}, args...)...)
-		out, err := cmd.CombinedOutput()
-		ee, ok := err.(*exec.ExitError)
-		if !ok || (ee.ExitCode() != 125 && ee.ExitCode() != 2) {
-			t.Errorf("%v: %v %s, want exit 125 (or 2 for flag syntax)", args, err, out)
+		r := sandbox(t, c.args...)
+		if r.code != 125 || !strings.Contains(r.stderr, c.msg) || r.stdout != "" {
+			t.Errorf("%v: want exit 125 naming %q; got %s", c.args, c.msg, r)
+			continue
+		}
+		if r.rec == nil || r.rec.Status != "setup-error" || r.rec.SetupError == nil {
+			t.Errorf("%v: want a setup-error record; got %s", c.args, r)
+		}
+		if strings.HasPrefix(c.args[0], "--pids") {
+			for _, sub := range [][]string{{"run", "--print-spec"}, {"explain"}} {
+				out, err := exec.Command(sandboxBin(t), append(sub, c.args...)...).CombinedOutput()
+				if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 125 {
+					t.Errorf("%v %v: %v %s, want exit 125", sub, c.args, err, out)
+				}
+			}
 		}
 	}
+	// -h is not an error.
+	out, err := exec.Command(sandboxBin(t), "run", "-h").CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("usage: sandbox run")) {
+		t.Errorf("run -h: %v %s", err, out)
+	}
+}
+
+// TestAttribution: a status never contradicts the exit code. A command
+// that exits 0 on its own is ok even when a limit's timer fires as it
+// exits, or when the OOM killer took one of its children.
+func TestAttribution(t *testing.T) {
+	testutil.RequireUserNS(t)
+	for i := range 30 {
+		r := sandbox(t, "--wall-time", "0.002", "--", "true")
+		if r.rec == nil || (r.rec.ExitCode == 0 && r.rec.Signal == 0) != (r.rec.Status == "ok") || r.code != 0 && r.rec.Status == "ok" {
+			t.Fatalf("run %d: %s", i, r)
+		}
+	}
+	testutil.RequireRoot(t)
+	chk := checker(t)
+	r := sandbox(t, append(chk, "--memory", "32m", "--", "sh", "-c", "/checker alloc 268435456; exit 0")...)
+	want(t, r, 0, "ok")
+	r = sandbox(t, append(chk, "--memory", "32m", "--", "sh", "-c", "/checker alloc 268435456")...)
+	want(t, r, 137, "memory-limit")
 }
 
 // TestWholeTreeKill: a double-forked daemon dies with the run, whether a
