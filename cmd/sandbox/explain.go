@@ -56,7 +56,7 @@ func runExplain(args []string) int {
 	if c.Limits.Memory > 0 || c.Limits.Pids > 0 || c.Limits.CPUTime > 0 {
 		fmt.Println("# with these limits, sandbox run also creates a cgroup: the child starts in it (CLONE_INTO_CGROUP) and joins any cgroup v1 hierarchy with a write to cgroup.procs after pivot_root")
 	}
-	for _, w := range compiled.Warnings {
+	for _, w := range append(f.warnings, compiled.Warnings...) {
 		fmt.Println("# warning:", w)
 	}
 	return 0

@@ -44,6 +44,8 @@ type runFlags struct {
 	nofile                uint64
 	dieWithParent, strict bool
 	statusJSON            string
+
+	warnings []string // what the flags leave weaker than the default sandbox
 }
 
 type listFlag []string
@@ -143,7 +145,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.shareNet, "share-net", false, "keep the host's network namespace")
 	fs.Var(&f.uid, "uid", "`uid` inside the sandbox (default 0)")
 	fs.Var(&f.gid, "gid", "`gid` inside the sandbox (default 0)")
-	fs.StringVar(&f.seccompArg, "seccomp", "default", "seccomp profile: default, unconfined, or an OCI profile `FILE.json`")
+	fs.StringVar(&f.seccompArg, "seccomp", "", "seccomp profile: default (the default, but for a --spec, which keeps its own), unconfined, or an OCI profile `FILE.json`")
 	fs.StringVar(&f.specPath, "spec", "", "start from this OCI `config.json` instead of the default sandbox")
 	fs.BoolVar(&f.printSpec, "print-spec", false, "print the effective spec as JSON and exit")
 	fs.Var(&f.cpuTime, "time", "CPU time limit of the whole tree, in `seconds`")
@@ -249,11 +251,19 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	if err := f.applyCaps(spec); err != nil {
 		errs = append(errs, err)
 	}
-	switch f.seccompArg {
+	// Without --seccomp, a --spec keeps its own profile (or none); the
+	// default sandbox gets the default profile.
+	seccompArg := f.seccompArg
+	if seccompArg == "" && f.specPath == "" {
+		seccompArg = "default"
+	}
+	switch seccompArg {
+	case "":
 	case "default":
-		if f.specPath == "" && spec.Linux != nil {
-			spec.Linux.Seccomp = seccomp.DefaultProfile()
+		if spec.Linux == nil {
+			spec.Linux = &specs.Linux{}
 		}
+		spec.Linux.Seccomp = seccomp.DefaultProfile()
 	case "unconfined":
 		if spec.Linux != nil {
 			spec.Linux.Seccomp = nil
@@ -272,6 +282,9 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	if f.specPath != "" {
+		f.warnings = append(f.warnings, specWarnings(spec, f.seccompArg == "")...)
+	}
 	c := &sandbox.Cmd{Spec: spec, SpecOwned: true, Env: f.env, Dir: f.chdir, Strict: f.strict, DieWithParent: true}
 	if len(argv) > 0 {
 		c.Path, c.Args = argv[0], argv
@@ -282,6 +295,34 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 		FileSize: int64(f.fsize), OpenFiles: f.nofile,
 	}
 	return c, nil
+}
+
+// specWarnings names the protections of the default sandbox that a --spec
+// leaves out, so that running one is never quietly weaker.
+func specWarnings(spec *specs.Spec, seccompUnset bool) []string {
+	var w []string
+	have := map[specs.LinuxNamespaceType]bool{}
+	if spec.Linux != nil {
+		for _, n := range spec.Linux.Namespaces {
+			if n.Path == "" {
+				have[n.Type] = true
+			}
+		}
+	}
+	var missing []string
+	for _, t := range []specs.LinuxNamespaceType{specs.UserNamespace, specs.MountNamespace, specs.PIDNamespace,
+		specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace} {
+		if !have[t] {
+			missing = append(missing, string(t))
+		}
+	}
+	if len(missing) > 0 {
+		w = append(w, fmt.Sprintf("--spec: the command shares the host's %s namespace(s)", strings.Join(missing, ", ")))
+	}
+	if seccompUnset && (spec.Linux == nil || spec.Linux.Seccomp == nil) {
+		w = append(w, "--spec: no seccomp profile (--seccomp default adds the default one)")
+	}
+	return w
 }
 
 func bindMount(arg string, ro bool) (specs.Mount, error) {

@@ -76,6 +76,9 @@ func runRun(args []string) int {
 		return 0
 	}
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+	for _, w := range f.warnings {
+		fmt.Fprintln(os.Stderr, "sandbox run: warning:", w)
+	}
 
 	<-notified
 	var res *sandbox.Result

@@ -223,8 +223,28 @@ func TestSpecAndPrintSpec(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.json")
 	os.WriteFile(path, b, 0o644)
 	r := sandbox(t, "--spec", path, "--env", "X=1", "--", "sh", "-c", "hostname; echo $X")
-	if r.code != 0 || r.stdout != "from-spec\n1\n" {
+	if r.code != 0 || r.stdout != "from-spec\n1\n" || strings.Contains(r.stderr, "warning") {
 		t.Errorf("--spec: %s", r)
+	}
+
+	// A spec weaker than the default sandbox is run, loudly; --seccomp
+	// default puts the default profile on it (seen from inside: Seccomp: 2).
+	delete(spec["linux"].(map[string]any), "seccomp")
+	b, _ = json.Marshal(spec)
+	os.WriteFile(path, b, 0o644)
+	r = sandbox(t, "--spec", path, "--", "sh", "-c", "grep ^Seccomp: /proc/self/status")
+	if r.code != 0 || !strings.Contains(r.stdout, "\t0") || !strings.Contains(r.stderr, "warning: --spec: no seccomp profile") {
+		t.Errorf("--spec without seccomp: %s", r)
+	}
+	r = sandbox(t, "--spec", path, "--seccomp", "default", "--", "sh", "-c", "grep ^Seccomp: /proc/self/status")
+	if r.code != 0 || !strings.Contains(r.stdout, "\t2") || strings.Contains(r.stderr, "warning") {
+		t.Errorf("--spec with --seccomp default: %s", r)
+	}
+	empty := filepath.Join(t.TempDir(), "empty.json")
+	os.WriteFile(empty, []byte("{}"), 0o644)
+	out, _ = exec.Command(sandboxBin(t), "explain", "--spec", empty, "--", "/bin/true").Output()
+	if !bytes.Contains(out, []byte("# warning: --spec: the command shares the host's user, mount, pid")) {
+		t.Errorf("explain of a spec without namespaces does not say so:\n%s", out)
 	}
 }
 
