@@ -100,20 +100,16 @@ type Cmd struct {
 	// Warnings lists what the spec asked for that is ignored.
 	Warnings []string
 
-	ctx     context.Context
-	started bool
-	// procMu guards proc and killPending: a copier may kill the tree
-	// while Start is still waiting for the exec.
-	procMu      sync.Mutex
-	proc        *spawn.Process
-	killPending bool
-	cg          *cgroups.Cgroup
-	compiled    *oci.Compiled
-	closers     []io.Closer // parent's ends, closed after Start
-	copiers     sync.WaitGroup
-	copyErr     error
-	copyMu      sync.Mutex
-	readers     []*os.File // pipe read ends the copiers drain
+	ctx      context.Context
+	started  bool
+	proc     *spawn.Process // set by Start before any goroutine that kills
+	cg       *cgroups.Cgroup
+	compiled *oci.Compiled
+	closers  []io.Closer // parent's ends, closed after Start
+	copiers  sync.WaitGroup
+	copyErr  error
+	copyMu   sync.Mutex
+	readers  []*os.File // pipe read ends the copiers drain
 	// pending are the copiers, started only once the command runs, and
 	// stdinW the stdin pipe's write end until its copier owns it: a failed
 	// Start leaves no goroutine blocked on the caller's Reader.
@@ -268,7 +264,7 @@ func (c *Cmd) Start() (err error) {
 	c.start = time.Now()
 	p, err := compiled.StartAsync(attr)
 	if err == nil {
-		c.setProcess(p)
+		c.proc = p
 		<-p.Started()
 		err = p.StartErr()
 	}

@@ -140,6 +140,11 @@ func (e *UnenforcedError) Error() string {
 
 func (e *UnenforcedError) Is(target error) bool { return target == ErrUnenforced }
 
+// SetupResult is the record of a run refused before its command started,
+// such as one with bad flags: status setup-error, with the step when err
+// wraps a *spawn.StepError.
+func SetupResult(err error) *Result { return setupResult(err, nil) }
+
 // setupResult records a setup failure.
 func setupResult(err error, unenforced []string) *Result {
 	if unenforced == nil {

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/gosandbox/sandbox/spawn"
 )
 
 // stdio returns the sandbox's descriptors 0, 1, 2 and the extra files,
@@ -155,28 +153,13 @@ func (c *Cmd) kill(reason Status) {
 	c.killTree()
 }
 
-// killTree may run before Start has the process (a copier past the output
-// limit); the kill is then remembered and delivered by setProcess.
+// killTree runs only once the process exists: the copiers, the timers and
+// the context's watcher all start after Start has it.
 func (c *Cmd) killTree() {
 	if c.cg != nil {
 		c.cg.Kill()
 	}
-	c.procMu.Lock()
-	defer c.procMu.Unlock()
-	if c.proc == nil {
-		c.killPending = true
-		return
-	}
 	c.proc.Kill()
-}
-
-func (c *Cmd) setProcess(p *spawn.Process) {
-	c.procMu.Lock()
-	defer c.procMu.Unlock()
-	c.proc = p
-	if c.killPending {
-		p.Kill()
-	}
 }
 
 // supervise enforces the wall and CPU limits and the context while the
@@ -299,8 +282,6 @@ func limitName(s Status) string {
 		return "output-limit"
 	case StatusPidsLimit:
 		return "pids"
-	case StatusCanceled:
-		return "context"
 	}
 	return string(s)
 }

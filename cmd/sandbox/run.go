@@ -112,9 +112,7 @@ func badFlags(err error, statusPath string) int {
 		return 0
 	}
 	if statusPath != "" {
-		res := &sandbox.Result{Status: sandbox.StatusSetupError, ExitCode: -1, Unenforced: []string{},
-			SetupError: &sandbox.SetupError{Step: -1, Message: err.Error()}}
-		if werr := writeStatus(statusPath, res); werr != nil {
+		if werr := writeStatus(statusPath, sandbox.SetupResult(err)); werr != nil {
 			fmt.Fprintln(os.Stderr, "sandbox run: --status-json:", werr)
 		}
 	}
