@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -284,6 +285,11 @@ func (c *Cmd) Start() (err error) {
 	go c.supervise()
 	return nil
 }
+
+// Unenforced lists the requested limits this host cannot enforce, with
+// the fix for each, once Start has returned (Result.Unenforced holds the
+// same). Cmd.Strict refuses to start instead.
+func (c *Cmd) Unenforced() []string { return slices.Clone(c.unenf) }
 
 // Wait waits for the command to exit and its output to drain, and returns
 // the Result. The error is nil for StatusOK; an *ExitError for a non-zero

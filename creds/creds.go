@@ -163,6 +163,17 @@ func Compile(spec *specs.Spec, opts Options) (*Plan, error) {
 	return p, errors.Join(errs...)
 }
 
+// MayHold is every capability the command may hold in its user namespace:
+// the union of its five sets (a root command gains its bounding set at
+// exec).
+func (p *Plan) MayHold() uint64 {
+	set := p.bounding | p.effective | p.permitted | p.inherit
+	for _, c := range p.ambient {
+		set |= 1 << c
+	}
+	return set
+}
+
 // Warnings lists what was accepted but skipped.
 func (p *Plan) Warnings() []string { return p.warnings }
 

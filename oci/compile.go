@@ -194,6 +194,11 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	if credPlan != nil && (init || (nsPlan != nil && nsPlan.JoinsPid())) && parentDumpable() {
+		if err := reaperReach(credPlan); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	var filter *seccomp.Filter
 	if spec.Linux != nil && spec.Linux.Seccomp != nil {
 		// The seccomp package's errors carry their field paths.
@@ -285,6 +290,26 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 	}
 	c.Program = prog
 	return c, nil
+}
+
+// parentDumpable is spawn.ParentDumpable; tests replace it.
+var parentDumpable = spawn.ParentDumpable
+
+// reaperReach refuses a command that could reach the pid-1 reaper's
+// memory. The reaper shares this process's memory (CLONE_VM, no exec);
+// when that memory is dumpable (an unprivileged caller), the kernel lets a
+// process with the reaper's uid open /proc/1/mem if it holds
+// CAP_SYS_PTRACE in the reaper's user namespace, or a superset of the
+// reaper's capabilities, which are all of them: either way CAP_SYS_PTRACE.
+// Writing there runs code in the caller, outside every namespace, seccomp
+// filter and limit.
+func reaperReach(p *creds.Plan) error {
+	if p.MayHold()&(1<<unix.CAP_SYS_PTRACE) == 0 {
+		return nil
+	}
+	return errors.New("process.capabilities: CAP_SYS_PTRACE is refused for an unprivileged caller's sandbox with a pid-1 reaper: " +
+		"the reaper shares the caller's memory, which the command could then write through /proc/1/mem " +
+		"(run as root, where the caller's memory is out of the sandbox's reach, or leave it out)")
 }
 
 // checkTopLevel refuses what this runtime does not implement and warns

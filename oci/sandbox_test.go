@@ -414,6 +414,8 @@ func TestDefaultSandboxSeccomp(t *testing.T) {
 		{[]string{"seccomp", "call", strconv.Itoa(unix.SYS_CLONE3), "0", "0"}, "ENOSYS"},
 		{[]string{"seccomp", "call", "1000"}, "ENOSYS"},
 		{[]string{"seccomp", "call", strconv.Itoa(unix.SYS_IOCTL), "0", strconv.Itoa(unix.TIOCSTI), "0"}, "EIO"},
+		{[]string{"seccomp", "call", strconv.Itoa(unix.SYS_IOCTL), "0", strconv.Itoa(unix.TIOCSETD), "0"}, "EIO"},
+		{[]string{"seccomp", "call", strconv.Itoa(unix.SYS_IOCTL), "0", strconv.Itoa(unix.TIOCEXCL), "0"}, "EIO"},
 	} {
 		if got := check(t, defaultSpec(t, c.args...)); got != c.want {
 			t.Errorf("%v: %q, want %q", c.args, got, c.want)

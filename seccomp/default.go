@@ -37,8 +37,11 @@ import (
 //   - personality other than the values programs query or use for
 //     compatibility (0, PER_LINUX32, UNAME26 and their combination, and
 //     0xffffffff to read it): no ADDR_NO_RANDOMIZE, no READ_IMPLIES_EXEC;
-//   - the TIOCSTI and TIOCLINUX ioctls (EIO), compared on the low 32 bits
-//     of the command, as the kernel reads it: 0x100005412 is TIOCSTI too;
+//   - the TIOCSTI and TIOCLINUX ioctls, which push input into a terminal,
+//     and TIOCSETD and TIOCEXCL, which would change the caller's terminal
+//     for good (its line discipline, which may load a kernel module; its
+//     exclusive mode), all EIO, compared on the low 32 bits of the
+//     command, as the kernel reads it: 0x100005412 is TIOCSTI too;
 //   - socket(AF_VSOCK) and socket(AF_ALG) (EAFNOSUPPORT);
 //   - NUMA policy (mbind, set_mempolicy, migrate_pages, move_pages) and
 //     memfd_secret.
@@ -84,7 +87,8 @@ func buildDefaultProfile() *specs.LinuxSeccomp {
 					{Index: 0, Value: 0xffffffff, Op: specs.OpEqualTo}, // query
 				},
 			},
-			// ioctl: every request but TIOCSTI and TIOCLINUX. The kernel
+			// ioctl: every request but TIOCSTI, TIOCLINUX, TIOCSETD and
+			// TIOCEXCL (the caller's terminal may be stdin). The kernel
 			// reads the request as a 32-bit int, so compare the low 32 bits
 			// only. libseccomp evaluates these masked comparisons before the
 			// always-true one below, whatever their order; the tests hold it
@@ -95,6 +99,10 @@ func buildDefaultProfile() *specs.LinuxSeccomp {
 				Args: []specs.LinuxSeccompArg{{Index: 1, Value: 0xffffffff, ValueTwo: unix.TIOCSTI, Op: specs.OpMaskedEqual}}},
 			{Names: []string{"ioctl"}, Action: specs.ActErrno, ErrnoRet: &eio,
 				Args: []specs.LinuxSeccompArg{{Index: 1, Value: 0xffffffff, ValueTwo: unix.TIOCLINUX, Op: specs.OpMaskedEqual}}},
+			{Names: []string{"ioctl"}, Action: specs.ActErrno, ErrnoRet: &eio,
+				Args: []specs.LinuxSeccompArg{{Index: 1, Value: 0xffffffff, ValueTwo: unix.TIOCSETD, Op: specs.OpMaskedEqual}}},
+			{Names: []string{"ioctl"}, Action: specs.ActErrno, ErrnoRet: &eio,
+				Args: []specs.LinuxSeccompArg{{Index: 1, Value: 0xffffffff, ValueTwo: unix.TIOCEXCL, Op: specs.OpMaskedEqual}}},
 			{Names: []string{"ioctl"}, Action: allow,
 				Args: []specs.LinuxSeccompArg{{Index: 1, Value: 0, Op: specs.OpGreaterEqual}}},
 			// socket: every family but vsock (host–guest channels) and

@@ -5,6 +5,7 @@ package seccomp
 import (
 	"flag"
 	"fmt"
+	"go/format"
 	"os"
 	"runtime"
 	"strings"
@@ -74,7 +75,11 @@ func writePrecompiled(t *testing.T, f *Filter, version string) {
 		fmt.Fprintf(&b, "\t\t{Code: %#04x, Jt: %d, Jf: %d, K: %#x},\n", in.Code, in.Jt, in.Jf, in.K)
 	}
 	b.WriteString("\t},\n}\n")
-	if err := os.WriteFile("precompiled_amd64.go", []byte(b.String()), 0o644); err != nil {
+	src, err := format.Source([]byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("precompiled_amd64.go", src, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_ = unix.SockFilter{}

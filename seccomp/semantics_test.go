@@ -116,7 +116,7 @@ func TestDefaultProfileDecisions(t *testing.T) {
 		{"personality(READ_IMPLIES_EXEC)", s(unix.SYS_PERSONALITY, 0x400000), eperm},
 		{"personality(high bits)", s(unix.SYS_PERSONALITY, 0x100000000), eperm},
 
-		// ioctl: TIOCSTI and TIOCLINUX on the low 32 bits.
+		// ioctl: TIOCSTI, TIOCLINUX, TIOCSETD and TIOCEXCL on the low 32 bits.
 		{"ioctl(TCGETS)", s(unix.SYS_IOCTL, 0, unix.TCGETS), allow},
 		{"ioctl(TIOCGWINSZ)", s(unix.SYS_IOCTL, 1, unix.TIOCGWINSZ), allow},
 		{"ioctl(FIONREAD 0x541b)", s(unix.SYS_IOCTL, 1, 0x541b), allow},
@@ -126,6 +126,10 @@ func TestDefaultProfileDecisions(t *testing.T) {
 		{"ioctl(TIOCSTI|1<<63)", s(unix.SYS_IOCTL, 0, 0x8000000000005412), eio},
 		{"ioctl(TIOCLINUX)", s(unix.SYS_IOCTL, 0, unix.TIOCLINUX), eio},
 		{"ioctl(TIOCLINUX|high)", s(unix.SYS_IOCTL, 0, 0xdead00000000541c), eio},
+		{"ioctl(TIOCSETD)", s(unix.SYS_IOCTL, 0, unix.TIOCSETD), eio},
+		{"ioctl(TIOCSETD|high)", s(unix.SYS_IOCTL, 0, 0x7700000000005423), eio},
+		{"ioctl(TIOCEXCL)", s(unix.SYS_IOCTL, 0, unix.TIOCEXCL), eio},
+		{"ioctl(TIOCNXCL)", s(unix.SYS_IOCTL, 0, unix.TIOCNXCL), allow},
 		{"ioctl(TIOCSTI+1<<16)", s(unix.SYS_IOCTL, 0, 0x15412), allow},
 
 		// socket: no vsock, no AF_ALG.

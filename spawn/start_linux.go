@@ -62,6 +62,21 @@ func setDumpablePolicy() {
 	}
 }
 
+// ParentDumpable reports whether this process's memory stays dumpable
+// while it has children: true for an unprivileged parent, which
+// setDumpablePolicy leaves dumpable. Every child that shares the memory (a
+// CLONE_VM child until it execs, a pid-1 reaper for good) is then open,
+// through /proc/PID/mem, to any process with the same uid that holds
+// CAP_SYS_PTRACE in the child's user namespace, or every capability the
+// child holds: such a process could write this process's memory.
+func ParentDumpable() bool {
+	if os.Geteuid() == 0 {
+		return false // made non-dumpable before the first child
+	}
+	d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+	return err != nil || d != 0
+}
+
 // Start spawns a child running p and returns once it has exec'd, or with
 // the error of the step that failed. The calling goroutine sleeps in the
 // kernel until then, which lets the kernel run the child at once, as it

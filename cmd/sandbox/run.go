@@ -81,17 +81,22 @@ func runRun(args []string) int {
 	}
 
 	<-notified
+	ttys := saveTTYs()
 	var res *sandbox.Result
 	if err := c.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox run:", err)
 		res = c.Result
 	} else {
+		for _, u := range c.Unenforced() {
+			fmt.Fprintln(os.Stderr, "sandbox run: warning: not enforced:", u)
+		}
 		go func() {
 			for s := range sigs {
 				c.Process.Signal(s.(unix.Signal))
 			}
 		}()
 		res, _ = c.Wait()
+		restoreTTYs(ttys)
 	}
 	for _, w := range c.Warnings {
 		fmt.Fprintln(os.Stderr, "sandbox run: warning:", w)

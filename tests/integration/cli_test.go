@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gosandbox/sandbox/internal/testutil"
 )
 
@@ -516,15 +518,73 @@ func TestUnprivilegedLimits(t *testing.T) {
 	if r.code != 0 || r.rec == nil || len(r.rec.Unenforced) < 2 {
 		t.Errorf("want the run with memory and pids listed unenforced: %s", r)
 	}
+	for _, w := range []string{"warning: not enforced: memory", "warning: not enforced: pids"} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr lacks %q: %s", w, r)
+		}
+	}
 	r = sandbox(t, "--strict", "--memory", "64m", "--", "true")
 	if r.code != 125 || r.rec == nil || r.rec.Status != "setup-error" || len(r.rec.Unenforced) == 0 {
 		t.Errorf("--strict: %s", r)
+	}
+	// The pid-1 reaper shares this caller's memory, which stays dumpable:
+	// CAP_SYS_PTRACE would open it through /proc/1/mem.
+	r = sandbox(t, "--cap-add", "SYS_PTRACE", "--", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "/proc/1/mem") {
+		t.Errorf("--cap-add SYS_PTRACE as an unprivileged caller: %s", r)
 	}
 	// The limits that need no cgroup still hold.
 	r = sandbox(t, "--wall-time", "0.3", "--", "sleep", "30")
 	want(t, r, 137, "wall-limit")
 	r = sandbox(t, "--output-limit", "100", "--", "yes")
 	want(t, r, 137, "output-limit")
+}
+
+// TestTerminalRestored: the command, in a session of its own, may change
+// the settings of the caller's terminal on its stdin; sandbox run puts
+// them back when it ends.
+func TestTerminalRestored(t *testing.T) {
+	testutil.RequireUserNS(t)
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pts.Close()
+	before, err := unix.IoctlGetTermios(int(pts.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Lflag&unix.ECHO == 0 || before.Lflag&unix.ICANON == 0 {
+		t.Fatalf("a new pty without echo or icanon: %#x", before.Lflag)
+	}
+	cmd := exec.Command(sandboxBin(t), "run", "--", "sh", "-c", "stty -echo -icanon && stty")
+	cmd.Stdin = pts
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !strings.Contains(string(out), "-echo") {
+		t.Fatalf("the command could not change its terminal (so the test proves nothing): %s", out)
+	}
+	after, err := unix.IoctlGetTermios(int(pts.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *after != *before {
+		t.Errorf("terminal settings after the run %+v, want %+v", after, before)
+	}
 }
 
 func TestDoctorAndExplain(t *testing.T) {

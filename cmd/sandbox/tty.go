@@ -1,0 +1,48 @@
+package main
+
+import (
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+)
+
+// savedTTY is the settings of one of the caller's terminals, taken before
+// the command runs.
+type savedTTY struct {
+	fd int
+	t  unix.Termios
+}
+
+// saveTTYs records the settings of whichever of stdin, stdout and stderr
+// are terminals. The command runs in a session of its own, with no
+// controlling terminal, so job control does not stop it from changing
+// them (echo off, raw mode), and a command that is killed or hostile
+// would leave the caller's terminal so.
+func saveTTYs() []savedTTY {
+	var out []savedTTY
+	for fd := 0; fd <= 2; fd++ {
+		if t, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
+			out = append(out, savedTTY{fd, *t})
+		}
+	}
+	return out
+}
+
+// restoreTTYs puts back the settings saveTTYs recorded where the command
+// changed them. sandbox run may be a background job by then, which
+// changing its own terminal would stop (SIGTTOU): the signal is ignored
+// first, as the command has exited and nothing else is spawned.
+func restoreTTYs(saved []savedTTY) {
+	ignored := false
+	for _, s := range saved {
+		t, err := unix.IoctlGetTermios(s.fd, unix.TCGETS)
+		if err != nil || *t == s.t {
+			continue
+		}
+		if !ignored {
+			signal.Ignore(unix.SIGTTOU)
+			ignored = true
+		}
+		unix.IoctlSetTermios(s.fd, unix.TCSETS, &s.t)
+	}
+}
