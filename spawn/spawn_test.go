@@ -141,34 +141,13 @@ func TestSetsidCttyUmask(t *testing.T) {
 		t.Errorf("a new session without Setctty has tty %d", p.TtyNr)
 	}
 
-	ptm, pts := openPty(t)
-	defer ptm.Close()
-	defer pts.Close()
+	_, pts := testutil.OpenPty(t)
 	var st unix.Stat_t
 	unix.Fstat(int(pts.Fd()), &st)
 	p = runProbe(t, &Exec{Setsid: true, Setctty: true, Ctty: 0}, &Attr{Files: []*os.File{pts, nil, os.Stderr}})
 	if p.TtyNr != int(st.Rdev) {
 		t.Errorf("controlling tty %d, want the pty %d", p.TtyNr, st.Rdev)
 	}
-}
-
-func openPty(t *testing.T) (*os.File, *os.File) {
-	ptm, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		testutil.Skip(t, "no /dev/ptmx: "+err.Error())
-	}
-	if err := unix.IoctlSetPointerInt(int(ptm.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(ptm.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pts, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ptm, pts
 }
 
 func TestCreds(t *testing.T) {
