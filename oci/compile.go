@@ -194,7 +194,10 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if credPlan != nil && (init || (nsPlan != nil && nsPlan.JoinsPid())) && parentDumpable() {
+	// A reaper is pid 1 of a new pid namespace, or the waiter that puts
+	// the command in a joined one.
+	reaper := init || (nsPlan != nil && nsPlan.JoinsPid())
+	if credPlan != nil && reaper && parentDumpable() {
 		if err := reaperReach(credPlan); err != nil {
 			errs = append(errs, err)
 		}
@@ -229,7 +232,7 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 	b := spawn.NewBuilder(files)
 	b.CloneFlags(nsPlan.CloneFlags())
 	nsPlan.EmitJoins(b)
-	if init || nsPlan.JoinsPid() {
+	if reaper {
 		if opts.Pdeathsig != 0 {
 			b.Pdeathsig(opts.Pdeathsig)
 		}
