@@ -75,6 +75,16 @@ func runRun(args []string) int {
 		writeJSON(os.Stdout, spec)
 		return 0
 	}
+	// The record's file is opened now, before anything runs: the command
+	// may write where PATH points (a bind of the directory holding it), and
+	// must not get to choose what this process opens afterwards.
+	var status *statusFile
+	if f.statusJSON != "" {
+		if status, err = openStatus(f.statusJSON); err != nil {
+			fmt.Fprintln(os.Stderr, "sandbox run: --status-json:", err)
+			return exitSetup
+		}
+	}
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	for _, w := range f.warnings {
 		fmt.Fprintln(os.Stderr, "sandbox run: warning:", w)
@@ -101,8 +111,8 @@ func runRun(args []string) int {
 	for _, w := range c.Warnings {
 		fmt.Fprintln(os.Stderr, "sandbox run: warning:", w)
 	}
-	if f.statusJSON != "" {
-		if err := writeStatus(f.statusJSON, res); err != nil {
+	if status != nil {
+		if err := status.write(res); err != nil {
 			fmt.Fprintln(os.Stderr, "sandbox run: --status-json:", err)
 		}
 	}
@@ -117,24 +127,61 @@ func badFlags(err error, statusPath string) int {
 		return 0
 	}
 	if statusPath != "" {
-		if werr := writeStatus(statusPath, sandbox.SetupResult(err)); werr != nil {
+		status, werr := openStatus(statusPath)
+		if werr == nil {
+			werr = status.write(sandbox.SetupResult(err))
+		}
+		if werr != nil {
 			fmt.Fprintln(os.Stderr, "sandbox run: --status-json:", werr)
 		}
 	}
 	return exitSetup
 }
 
-func writeStatus(path string, res *sandbox.Result) error {
+// statusFile is where --status-json goes: stderr for "-", else a regular
+// file opened before the command starts. The open refuses a symbolic link
+// in the last component and anything but a regular file (a FIFO planted
+// where the record goes would block the write forever), so a command that
+// can write in the record's directory cannot point the record at another
+// file: sandbox run often runs as root, and the record would truncate
+// whatever the link names.
+type statusFile struct {
+	f *os.File // nil for stderr
+}
+
+func openStatus(path string) (*statusFile, error) {
 	if path == "-" {
+		return &statusFile{}, nil
+	}
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			return nil, fmt.Errorf("open %s: refusing a symbolic link: %w", path, err)
+		}
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		if err == nil {
+			err = fmt.Errorf("open %s: not a regular file (%v)", path, st.Mode().Type())
+		}
+		return nil, err
+	}
+	return &statusFile{f: f}, nil
+}
+
+// write replaces the file's contents with the record and closes it.
+func (s *statusFile) write(res *sandbox.Result) error {
+	if s.f == nil {
 		return writeJSON(os.Stderr, res)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
+	defer s.f.Close()
+	if err := s.f.Truncate(0); err != nil {
 		return err
 	}
-	if err := writeJSON(f, res); err != nil {
-		f.Close()
+	if err := writeJSON(s.f, res); err != nil {
 		return err
 	}
-	return f.Close()
+	return s.f.Close()
 }

@@ -320,6 +320,73 @@ func TestBadBind(t *testing.T) {
 	}
 }
 
+// TestStatusRecordNotRedirected: a command that can write where the record
+// goes (a bind of its directory) cannot point the record at another file.
+// It replaces the record with a link during its run, or leaves a link or a
+// FIFO there for the next run: the file it names stays as it was, the next
+// run refuses the path (exit 125, nothing run), and a FIFO does not hang it.
+func TestStatusRecordNotRedirected(t *testing.T) {
+	testutil.RequireUserNS(t)
+	work := t.TempDir()
+	os.Chmod(work, 0o777) // the sandbox's root is an unprivileged host id
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("precious\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	status := filepath.Join(work, "status.json")
+	runWith := func(args ...string) (int, string) {
+		cmd := exec.Command(sandboxBin(t), append([]string{"run", "--status-json", status}, args...)...)
+		var se bytes.Buffer
+		cmd.Stderr = &se
+		done := make(chan error, 1)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("sandbox run %v hung", args)
+		}
+		return cmd.ProcessState.ExitCode(), se.String()
+	}
+	intact := func(when string) {
+		t.Helper()
+		if b, err := os.ReadFile(victim); err != nil || string(b) != "precious\n" {
+			t.Errorf("%s: the linked file became %q (%v)", when, b, err)
+		}
+	}
+
+	// During the run: the record was opened before the command started.
+	code, stderr := runWith("--bind", work+":/work", "--", "sh", "-c", "ln -sf "+victim+" /work/status.json; exit 3")
+	if code != 3 {
+		t.Errorf("link during the run: exit %d, want 3; stderr %q", code, stderr)
+	}
+	intact("link during the run")
+	if fi, err := os.Lstat(status); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the command did not leave its link: %v %v", fi, err)
+	}
+
+	// Left for the next run: refused before anything runs.
+	code, stderr = runWith("--", "sh", "-c", "echo ran")
+	if code != 125 || !strings.Contains(stderr, "symbolic link") {
+		t.Errorf("planted link: exit %d, stderr %q; want 125 naming the link", code, stderr)
+	}
+	intact("planted link")
+
+	// A FIFO in its place: refused at once instead of blocking.
+	os.Remove(status)
+	if err := unix.Mkfifo(status, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr = runWith("--", "true")
+	if code != 125 || !strings.Contains(stderr, "--status-json") {
+		t.Errorf("planted FIFO: exit %d, stderr %q; want 125", code, stderr)
+	}
+}
+
 // TestBadFlags: every bad flag or value exits 125 with a message naming
 // the flag, writes a setup-error record, and runs nothing (--print-spec
 // and explain refuse the same flags).
