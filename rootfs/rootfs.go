@@ -275,6 +275,30 @@ type compiler struct {
 	hows map[howKey]spawn.Addr
 }
 
+// rootPropagation is the propagation the spec asks for on "/": rslave
+// when it says nothing.
+func (p *Plan) rootPropagation() uint64 {
+	if p.spec.Linux != nil && p.spec.Linux.RootfsPropagation != "" {
+		return rootPropagation[p.spec.Linux.RootfsPropagation]
+	}
+	return unix.MS_SLAVE | unix.MS_REC
+}
+
+// buildPropagation is the propagation of "/" while the new root is built:
+// recursive and never shared. A shared "/" would propagate every mount of
+// the setup to the caller's peers (on a host whose "/" is shared, as
+// systemd makes it, the tmpfs root would land over the host's "/"), and
+// pivot_root refuses a shared parent; a non-recursive value would leave
+// the host's submounts shared with the host when the old root is
+// detached. The spec's value, when it is not one of rslave, rprivate or
+// runbindable, is applied after pivot_root, to the new root.
+func (p *Plan) buildPropagation() uint64 {
+	if prop := p.rootPropagation(); prop&unix.MS_REC != 0 && prop&unix.MS_SHARED == 0 {
+		return prop
+	}
+	return unix.MS_SLAVE | unix.MS_REC
+}
+
 // EmitBuild emits everything before pivot_root: root propagation, the new
 // root attached over "/", the mounts in spec order, the devices.
 func (p *Plan) EmitBuild(b *spawn.Builder) {
@@ -282,10 +306,7 @@ func (p *Plan) EmitBuild(b *spawn.Builder) {
 		return
 	}
 	c := &compiler{b: b, p: p, hows: map[howKey]spawn.Addr{}}
-	prop := uint64(unix.MS_SLAVE | unix.MS_REC)
-	if p.spec.Linux != nil && p.spec.Linux.RootfsPropagation != "" {
-		prop = rootPropagation[p.spec.Linux.RootfsPropagation]
-	}
+	prop := p.buildPropagation()
 	// Umask 0 for the setup, so modes are what the spec says; the
 	// credentials compiler sets the command's umask later.
 	b.Call(spawn.Call{Nr: unix.SYS_UMASK, Args: []spawn.Arg{spawn.Imm(0)}, Op: "umask", Target: "0 during the rootfs setup"})
@@ -471,6 +492,10 @@ func (p *Plan) EmitPivot(b *spawn.Builder) {
 	b.Call(spawn.Call{Nr: unix.SYS_PIVOT_ROOT, Args: []spawn.Arg{b.String(".").Arg(), b.String(".").Arg()}, Op: "pivot_root", Target: "new root"})
 	b.Call(spawn.Call{Nr: unix.SYS_UMOUNT2, Args: []spawn.Arg{b.String(".").Arg(), spawn.Imm(unix.MNT_DETACH)}, Op: "umount2", Target: "old root"})
 	b.Chdir("/")
+	if prop := p.rootPropagation(); prop != p.buildPropagation() {
+		b.Call(spawn.Call{Nr: unix.SYS_MOUNT, Args: []spawn.Arg{spawn.Null, b.String("/").Arg(), spawn.Null, spawn.Imm(prop), spawn.Null},
+			Op: "mount", Target: "propagation of / (linux.rootfsPropagation " + p.spec.Linux.RootfsPropagation + ")"})
+	}
 	p.emitSysctls(b)
 	if p.spec.Linux != nil {
 		for _, mp := range p.spec.Linux.MaskedPaths {

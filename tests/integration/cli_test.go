@@ -250,6 +250,53 @@ func TestSpecAndPrintSpec(t *testing.T) {
 	}
 }
 
+// TestSharedRootPropagation: a spec asking for a shared root gets one, and
+// the setup's mounts stay out of the caller's mount namespace even when
+// the caller's "/" is shared (as systemd makes it; here a private copy of
+// the host's, made shared by unshare(1)).
+func TestSharedRootPropagation(t *testing.T) {
+	testutil.RequireRoot(t)
+	out, err := exec.Command(sandboxBin(t), "run", "--print-spec", "--", "true").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, prop := range []string{"rshared", "shared", "private", "rslave"} {
+		var spec map[string]any
+		if err := json.Unmarshal(out, &spec); err != nil {
+			t.Fatal(err)
+		}
+		spec["linux"].(map[string]any)["rootfsPropagation"] = prop
+		b, _ := json.Marshal(spec)
+		path := filepath.Join(t.TempDir(), "config.json")
+		os.WriteFile(path, b, 0o644)
+		// Mount counts of the caller's namespace before and after, and
+		// the sandbox's own view of its "/".
+		script := `before=$(wc -l </proc/self/mountinfo)
+"$0" run --spec "$1" -- sh -c 'grep " / / " /proc/self/mountinfo'; rc=$?
+after=$(wc -l </proc/self/mountinfo)
+echo "rc=$rc before=$before after=$after"`
+		cmd := exec.Command("unshare", "--mount", "--propagation", "shared", "sh", "-c", script, sandboxBin(t), path)
+		got, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", prop, err, got)
+		}
+		lines := strings.Split(strings.TrimSpace(string(got)), "\n")
+		last := lines[len(lines)-1]
+		var rc, before, after int
+		if _, err := fmt.Sscanf(last, "rc=%d before=%d after=%d", &rc, &before, &after); err != nil {
+			t.Fatalf("%s: %q: %v", prop, got, err)
+		}
+		if rc != 0 || before != after {
+			t.Errorf("%s: exit %d, caller's mounts %d before and %d after:\n%s", prop, rc, before, after, got)
+			continue
+		}
+		root := strings.Join(lines[:len(lines)-1], "\n")
+		if shared := strings.Contains(root, "shared:"); shared != strings.HasSuffix(prop, "shared") {
+			t.Errorf("%s: the sandbox's / is %q", prop, root)
+		}
+	}
+}
+
 // TestStatuses reaches every status and attributes it.
 func TestStatuses(t *testing.T) {
 	testutil.RequireUserNS(t)
