@@ -91,7 +91,9 @@ type outputCounter struct {
 }
 
 // copyOut drains r into w, counting against Limits.Output: past it, the
-// rest is dropped and the tree killed.
+// rest is dropped and the tree killed. When w fails (a reader that went
+// away: EPIPE), it stops and closes r, as os/exec does: the command's next
+// write fails the same way (SIGPIPE), as if it wrote to w itself.
 func (c *Cmd) copyOut(r *os.File, w io.Writer) {
 	defer c.copiers.Done()
 	buf := make([]byte, 32<<10)
@@ -114,7 +116,8 @@ func (c *Cmd) copyOut(r *os.File, w io.Writer) {
 			if w != nil && len(chunk) > 0 {
 				if _, werr := w.Write(chunk); werr != nil {
 					c.setCopyErr(werr)
-					w = nil // keep draining so the command is not blocked
+					r.Close()
+					return
 				}
 			}
 		}

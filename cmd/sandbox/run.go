@@ -58,6 +58,13 @@ func runRun(args []string) int {
 	notified := make(chan struct{})
 	go func() {
 		signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+		// A reader of stdout or stderr that goes away must not end
+		// sandbox run (the Go runtime's default for fds 1 and 2) while
+		// it relays counted output: the relay sees EPIPE, passes it on
+		// to the command, and the run is recorded. A handled signal is
+		// reset to the default at exec, so the command gets SIGPIPE as
+		// usual.
+		signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 		close(notified)
 	}()
 

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -431,6 +432,41 @@ func TestStatusRecordNotRedirected(t *testing.T) {
 	code, stderr = runWith("--", "true")
 	if code != 125 || !strings.Contains(stderr, "--status-json") {
 		t.Errorf("planted FIFO: exit %d, stderr %q; want 125", code, stderr)
+	}
+}
+
+// TestStdoutReaderGone: with --output-limit, sandbox run relays the
+// command's output; when the reader of its stdout goes away (`| head -1`)
+// the command gets SIGPIPE as it would writing there itself, and sandbox
+// run survives to write the record.
+func TestStdoutReaderGone(t *testing.T) {
+	testutil.RequireUserNS(t)
+	status := filepath.Join(t.TempDir(), "status.json")
+	cmd := exec.Command(sandboxBin(t), "run", "--status-json", status, "--output-limit", "10m", "--", "sh", "-c", "yes; echo yes: $? >&2")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se bytes.Buffer
+	cmd.Stderr = &se
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line := make([]byte, 2)
+	if _, err := io.ReadFull(out, line); err != nil || string(line) != "y\n" {
+		t.Fatalf("first line %q: %v", line, err)
+	}
+	out.Close()
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 0 || se.String() != "yes: 141\n" {
+		t.Errorf("exit %d (%v), stderr %q; want 0 and yes killed by SIGPIPE", code, cmd.ProcessState, se.String())
+	}
+	var rec record
+	if b, err := os.ReadFile(status); err != nil || json.Unmarshal(b, &rec) != nil {
+		t.Fatalf("no record: %v %q", err, b)
+	}
+	if rec.Status != "ok" {
+		t.Errorf("record %+v, want ok", rec)
 	}
 }
 
