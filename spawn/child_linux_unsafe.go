@@ -27,6 +27,12 @@ const (
 	wall            = 0x40000000 // __WALL
 )
 
+// groupSignals are the signals a pid-1 reaper passes on to the command's
+// process group rather than to the command alone: those a terminal sends
+// to its foreground group (bit n-1 for signal n).
+const groupSignals = 1<<(unix.SIGINT-1) | 1<<(unix.SIGQUIT-1) | 1<<(unix.SIGHUP-1) |
+	1<<(unix.SIGTSTP-1) | 1<<(unix.SIGCONT-1) | 1<<(unix.SIGWINCH-1)
+
 // childMain interprets the loaded program. Entered from the trampoline
 // (and, for the command under a pid-1 reaper, from rawClone) at its
 // ABIInternal entry with h in the first argument register.
@@ -186,8 +192,26 @@ func childMain(h *header) {
 					continue
 				}
 				// ssi_signo is the first field of struct signalfd_siginfo.
-				if uint32(h.reapBuf[0]) != uint32(unix.SIGCHLD) {
-					rawSyscall6(unix.SYS_KILL, uintptr(h.reapPid), uintptr(uint32(h.reapBuf[0])), 0, 0, 0, 0)
+				if sig := uintptr(uint32(h.reapBuf[0])); sig != uintptr(unix.SIGCHLD) {
+					// A terminal's signals go to the command's process
+					// group, as a terminal sends them to its foreground
+					// group (a command in its own session leads a group
+					// whose id is its pid; before its setsid, or without
+					// one, there is no such group: ESRCH); the others to
+					// the command alone. The command's group is orphaned
+					// (its parent, this reaper, is in another session), so
+					// the kernel discards a SIGTSTP sent to it: a stop is
+					// passed on as SIGSTOP.
+					e = 1
+					if groupSignals>>((sig-1)&63)&1 != 0 {
+						if sig == uintptr(unix.SIGTSTP) {
+							sig = uintptr(unix.SIGSTOP)
+						}
+						_, e = rawSyscall6(unix.SYS_KILL, -uintptr(h.reapPid), sig, 0, 0, 0, 0)
+					}
+					if e != 0 {
+						rawSyscall6(unix.SYS_KILL, uintptr(h.reapPid), sig, 0, 0, 0, 0)
+					}
 					continue
 				}
 				for {

@@ -321,7 +321,9 @@ func (b *Builder) Seccomp(insns []unix.SockFilter, flags uint, listenerReg int, 
 
 // Reaper splits the child in two: it clones the command as its only child
 // (which continues with the next step) and stays behind to reap every
-// zombie, forward catchable signals to the command and exit with the
+// zombie, forward catchable signals to the command (a terminal's SIGINT,
+// SIGQUIT, SIGHUP, SIGCONT and SIGWINCH to the command's process group,
+// and SIGTSTP as SIGSTOP, since that group is orphaned) and exit with the
 // command's status; Wait reports the command's exact status. In a new pid
 // namespace (CLONE_NEWPID) the reaper is its pid 1; after a setns into an
 // existing pid namespace it is what puts the command there (setns only

@@ -48,7 +48,9 @@ func runRun(args []string) int {
 	}
 
 	// Signals to sandbox run go to the sandbox (its pid 1 passes them on
-	// to the command); sandbox run itself keeps running to report.
+	// to the command, and a terminal's INT, QUIT, HUP, TSTP, CONT and
+	// WINCH to the command's process group, as a terminal would); sandbox
+	// run itself keeps running to report.
 	// signal.Notify costs a round trip to the runtime's signal thread per
 	// signal (0.1-0.4 ms here), so it runs while the spec is built, and
 	// Start waits for it: no process exists before the handlers are in.
@@ -57,7 +59,8 @@ func runRun(args []string) int {
 	sigs := make(chan os.Signal, 4)
 	notified := make(chan struct{})
 	go func() {
-		signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+		signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2,
+			unix.SIGTSTP, unix.SIGCONT, unix.SIGWINCH)
 		// A reader of stdout or stderr that goes away must not end
 		// sandbox run (the Go runtime's default for fds 1 and 2) while
 		// it relays counted output: the relay sees EPIPE, passes it on
@@ -110,6 +113,13 @@ func runRun(args []string) int {
 		go func() {
 			for s := range sigs {
 				c.Process.Signal(s.(unix.Signal))
+				if s == unix.SIGTSTP {
+					// Ctrl-Z: the command's group was told to stop;
+					// now stop as the terminal asked, so that the
+					// shell's job control sees the job stopped. Its
+					// SIGCONT (fg, bg) is passed on in turn.
+					unix.Kill(os.Getpid(), unix.SIGSTOP)
+				}
 			}
 		}()
 		res, _ = c.Wait()

@@ -635,6 +635,99 @@ func TestSignalForwarding(t *testing.T) {
 	}
 }
 
+// TestTerminalSignals: Ctrl-C ends a command that waits for a child (the
+// terminal's SIGINT reaches the command's whole process group, not only
+// the shell), and Ctrl-Z stops the command along with sandbox run until
+// SIGCONT.
+func TestTerminalSignals(t *testing.T) {
+	testutil.RequireUserNS(t)
+	start := func(t *testing.T, script string) (*exec.Cmd, io.Reader, string) {
+		status := filepath.Join(t.TempDir(), "status.json")
+		cmd := exec.Command(sandboxBin(t), "run", "--status-json", status, "--", "sh", "-c", script)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		watchdog := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+		t.Cleanup(func() { watchdog.Stop() })
+		buf := make([]byte, 6)
+		if _, err := io.ReadFull(out, buf); err != nil || string(buf) != "ready\n" {
+			t.Fatalf("want ready, got %q %v", buf, err)
+		}
+		return cmd, out, status
+	}
+	t.Run("INT", func(t *testing.T) {
+		cmd, out, status := start(t, "echo ready; sleep 30; echo after")
+		cmd.Process.Signal(syscall.SIGINT)
+		rest, _ := io.ReadAll(out)
+		cmd.Wait()
+		if code := cmd.ProcessState.ExitCode(); code != 128+int(syscall.SIGINT) || len(rest) != 0 {
+			t.Errorf("exit %d, output %q; want 130 at once", code, rest)
+		}
+		var rec record
+		if b, err := os.ReadFile(status); err != nil || json.Unmarshal(b, &rec) != nil || rec.Status != "signal" || rec.Signal != int(syscall.SIGINT) {
+			t.Errorf("want record {signal, 2}, got %+v (%v)", rec, err)
+		}
+	})
+	t.Run("TSTP", func(t *testing.T) {
+		cmd, out, _ := start(t, "echo ready; while :; do echo tick; sleep 0.05; done")
+		ticks := make(chan int, 1024)
+		go func() {
+			buf := make([]byte, 4096)
+			for {
+				n, err := out.Read(buf)
+				if err != nil {
+					close(ticks)
+					return
+				}
+				ticks <- n
+			}
+		}()
+		drain := func(d time.Duration) (n int) {
+			end := time.After(d)
+			for {
+				select {
+				case m := <-ticks:
+					n += m
+				case <-end:
+					return n
+				}
+			}
+		}
+		cmd.Process.Signal(syscall.SIGTSTP)
+		deadline := time.Now().Add(5 * time.Second)
+		for procState(cmd.Process.Pid) != "T" {
+			if time.Now().After(deadline) {
+				t.Fatalf("sandbox run is %q after SIGTSTP, want stopped", procState(cmd.Process.Pid))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		drain(300 * time.Millisecond)
+		if n := drain(500 * time.Millisecond); n != 0 {
+			t.Errorf("the command wrote %d bytes while stopped", n)
+		}
+		cmd.Process.Signal(syscall.SIGCONT)
+		if n := drain(500 * time.Millisecond); n == 0 {
+			t.Errorf("the command did not resume after SIGCONT")
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	})
+}
+
+// procState is the state letter of /proc/PID/stat.
+func procState(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return ""
+	}
+	return string(b[i+2])
+}
+
 func waitGone(t *testing.T, tag string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
