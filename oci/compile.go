@@ -220,6 +220,9 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 		return nil, err
 	}
 	warnings = append(warnings, credPlan.Warnings()...)
+	if usernsLast {
+		warnings = append(warnings, nsBoundCaps(credPlan)...)
+	}
 	if filter != nil {
 		warnings = append(warnings, filter.Warnings...)
 	}
@@ -313,6 +316,28 @@ func reaperReach(p *creds.Plan) error {
 	return errors.New("process.capabilities: CAP_SYS_PTRACE is refused for an unprivileged caller's sandbox with a pid-1 reaper: " +
 		"the reaper shares the caller's memory, which the command could then write through /proc/1/mem " +
 		"(run as root, where the caller's memory is out of the sandbox's reach, or leave it out)")
+}
+
+// nsBoundCaps warns about capabilities that act on the network, mount, uts
+// or ipc namespace: with userns-last those belong to the host's user
+// namespace, so the capability, held in the sandbox's, has no effect there.
+func nsBoundCaps(p *creds.Plan) []string {
+	var names []string
+	for _, c := range []struct {
+		bit  uint
+		name string
+	}{{unix.CAP_NET_BIND_SERVICE, "CAP_NET_BIND_SERVICE"}, {unix.CAP_NET_ADMIN, "CAP_NET_ADMIN"},
+		{unix.CAP_NET_RAW, "CAP_NET_RAW"}, {unix.CAP_SYS_ADMIN, "CAP_SYS_ADMIN"}} {
+		if p.MayHold()&(1<<c.bit) != 0 {
+			names = append(names, c.name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("process.capabilities: %s: no effect on the sandbox's network, mount, uts and ipc namespaces, "+
+		"which a privileged caller's sandbox creates before its user namespace (annotation %s), so they belong to the host's",
+		strings.Join(names, ", "), AnnotationUsernsLast)}
 }
 
 // checkTopLevel refuses what this runtime does not implement and warns

@@ -138,7 +138,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.roBinds, "ro-bind", "bind `SRC:DST` read-only (repeatable)")
 	fs.Var(&f.tmpfs, "tmpfs", "mount a tmpfs at `DST[:size=N]` (repeatable)")
 	fs.Var(&f.env, "env", "set `K=V` in the environment (repeatable)")
-	fs.Var(&f.capAdd, "cap-add", "grant a capability, e.g. NET_BIND_SERVICE (repeatable; ALL for every one)")
+	fs.Var(&f.capAdd, "cap-add", "grant a capability, e.g. CHOWN (repeatable; ALL for every one)")
 	fs.Var(&f.capDrop, "cap-drop", "remove a capability (repeatable; ALL for every one)")
 	fs.StringVar(&f.chdir, "chdir", "", "working directory inside the sandbox")
 	fs.StringVar(&f.hostname, "hostname", "", "hostname (default sandbox)")
@@ -148,14 +148,14 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.seccompArg, "seccomp", "", "seccomp profile: default (the default, but for a --spec, which keeps its own), unconfined, or an OCI profile `FILE.json`")
 	fs.StringVar(&f.specPath, "spec", "", "start from this OCI `config.json` instead of the default sandbox")
 	fs.BoolVar(&f.printSpec, "print-spec", false, "print the effective spec as JSON and exit")
-	fs.Var(&f.cpuTime, "time", "CPU time limit of the whole tree, in `seconds`")
-	fs.Var(&f.wallTime, "wall-time", "wall-clock limit, in `seconds`")
-	fs.Var(&f.memory, "memory", "memory limit (`SIZE`: bytes, or with k, m, g)")
-	fs.Int64Var(&f.pids, "pids", 0, "limit on processes and threads")
-	fs.Var(&f.output, "output-limit", "limit on bytes written to stdout and stderr together (`SIZE`)")
-	fs.Var(&f.fsize, "fsize", "largest file the command may write (`SIZE`)")
-	fs.Uint64Var(&f.nofile, "nofile", 0, "limit on open descriptors per process")
-	fs.BoolVar(&f.dieWithParent, "die-with-parent", false, "kill the sandbox if sandbox itself dies (always true for the CLI's own death; kept for bwrap users)")
+	fs.Var(&f.cpuTime, "time", "CPU time limit of the whole tree, in `seconds` (0: none)")
+	fs.Var(&f.wallTime, "wall-time", "wall-clock limit, in `seconds` (0: none)")
+	fs.Var(&f.memory, "memory", "memory limit (`SIZE`: bytes, or with k, m, g; 0: none)")
+	fs.Int64Var(&f.pids, "pids", 0, "limit on processes and threads (0: none)")
+	fs.Var(&f.output, "output-limit", "limit on bytes written to stdout and stderr together (`SIZE`; 0: none)")
+	fs.Var(&f.fsize, "fsize", "largest file the command may write (`SIZE`; 0: none)")
+	fs.Uint64Var(&f.nofile, "nofile", 0, "limit on open descriptors per process (0: the default, 1024)")
+	fs.BoolVar(&f.dieWithParent, "die-with-parent", false, "kill the sandbox when the process that started sandbox run dies (the sandbox always dies with sandbox run itself)")
 	fs.BoolVar(&f.strict, "strict", false, "refuse to run when a limit cannot be enforced on this host")
 	fs.StringVar(&f.statusJSON, "status-json", "", "write the result record as JSON to `PATH` (- for stderr)")
 }
@@ -193,8 +193,22 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	if len(argv) == 0 && (spec.Process == nil || len(spec.Process.Args) == 0) {
 		return nil, errors.New("no command: sandbox run [flags] -- CMD [ARG…]")
 	}
+	// Destinations the flags name, each once: a second mount on the same
+	// path would hide the first without a word.
+	dsts := map[string]string{}
+	claim := func(flag, arg, dst string) error {
+		dst = filepath.Clean(dst)
+		if prev, ok := dsts[dst]; ok {
+			return fmt.Errorf("destination %s is already mounted by %s", dst, prev)
+		}
+		dsts[dst] = flag + " " + arg
+		return nil
+	}
 	for _, b := range f.binds {
 		m, err := bindMount(b, false)
+		if err == nil {
+			err = claim("--bind", b, m.Destination)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--bind %s: %w", b, err))
 			continue
@@ -203,6 +217,9 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	}
 	for _, b := range f.roBinds {
 		m, err := bindMount(b, true)
+		if err == nil {
+			err = claim("--ro-bind", b, m.Destination)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--ro-bind %s: %w", b, err))
 			continue
@@ -213,6 +230,14 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 		dst, opts, _ := strings.Cut(t, ":")
 		if !filepath.IsAbs(dst) {
 			errs = append(errs, fmt.Errorf("--tmpfs %s: %q is not an absolute path", t, dst))
+			continue
+		}
+		if err := checkDestination(dst); err != nil {
+			errs = append(errs, fmt.Errorf("--tmpfs %s: %w", t, err))
+			continue
+		}
+		if err := claim("--tmpfs", t, dst); err != nil {
+			errs = append(errs, fmt.Errorf("--tmpfs %s: %w", t, err))
 			continue
 		}
 		m := specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}}
@@ -232,8 +257,8 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 		spec.Mounts = append(spec.Mounts, m)
 	}
 	for _, e := range f.env {
-		if !strings.Contains(e, "=") {
-			errs = append(errs, fmt.Errorf("--env %s: want K=V", e))
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+			errs = append(errs, fmt.Errorf("--env %s: want K=V with a non-empty K", e))
 		}
 	}
 	if f.uid.set {
@@ -331,10 +356,13 @@ func bindMount(arg string, ro bool) (specs.Mount, error) {
 		return specs.Mount{}, errors.New("want SRC:DST[:ro]")
 	}
 	if len(parts) == 3 {
+		if ro {
+			return specs.Mount{}, errors.New("want SRC:DST (always read-only)")
+		}
 		if parts[2] != "ro" && parts[2] != "rw" {
 			return specs.Mount{}, fmt.Errorf("unknown mode %q, want ro or rw", parts[2])
 		}
-		ro = ro || parts[2] == "ro"
+		ro = parts[2] == "ro"
 	}
 	src, err := filepath.Abs(parts[0])
 	if err != nil {
@@ -346,11 +374,28 @@ func bindMount(arg string, ro bool) (specs.Mount, error) {
 	if !filepath.IsAbs(parts[1]) {
 		return specs.Mount{}, fmt.Errorf("destination %q is not absolute", parts[1])
 	}
+	if err := checkDestination(parts[1]); err != nil {
+		return specs.Mount{}, err
+	}
 	opts := []string{"rbind", "nosuid", "nodev"}
 	if ro {
 		opts = append(opts, "ro")
 	}
 	return specs.Mount{Destination: parts[1], Type: "bind", Source: src, Options: opts}, nil
+}
+
+// checkDestination refuses the two destinations a flag must not replace:
+// "/" (the sandbox's root; --spec with root.path chooses another) and
+// "/proc" (the sandbox's own procfs, which confines the command's view to
+// its pid namespace; files under /proc may still be covered).
+func checkDestination(dst string) error {
+	switch filepath.Clean(dst) {
+	case "/":
+		return errors.New("destination / is the sandbox's root (a --spec with root.path chooses another root)")
+	case "/proc":
+		return errors.New("destination /proc is the sandbox's own procfs and cannot be replaced")
+	}
+	return nil
 }
 
 // applyCaps adds and drops capabilities in every set: for root inside the

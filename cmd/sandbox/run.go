@@ -29,12 +29,14 @@ HOME=/, plus --env.
 Exit status: the command's own; 125 when the sandbox could not be set up
 (a bad flag among the causes: --status-json then records a setup-error);
 126 when CMD is not executable; 127 when it is not found; 128+n when signal
-n ended it (a limit kills with SIGKILL: 137; --status-json says which).
+n ended it (a limit kills with SIGKILL: 137, or with SIGXCPU: 152 when a
+lone process reaches --time; --status-json says which limit).
 
 flags:
 `
 
 func runRun(args []string) int {
+	ppid := os.Getppid() // before anything: --die-with-parent checks it
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.Usage = func() {} // the whole text for -h only, below
 	var f runFlags
@@ -100,6 +102,15 @@ func runRun(args []string) int {
 		fmt.Fprintln(os.Stderr, "sandbox run: warning:", w)
 	}
 
+	if f.dieWithParent {
+		if err := dieWithParent(ppid); err != nil {
+			fmt.Fprintln(os.Stderr, "sandbox run: --die-with-parent:", err)
+			if status != nil {
+				status.write(sandbox.SetupResult(err))
+			}
+			return exitSetup
+		}
+	}
 	<-notified
 	ttys := saveTTYs()
 	var res *sandbox.Result
@@ -201,4 +212,19 @@ func (s *statusFile) write(res *sandbox.Result) error {
 		return err
 	}
 	return s.f.Close()
+}
+
+// dieWithParent has the kernel send SIGKILL to sandbox run when the
+// process that started it dies (as bwrap's --die-with-parent), and
+// sandbox run's death ends the sandbox. The signal is tied to the parent's
+// thread that forked sandbox run (PR_SET_PDEATHSIG). ppid is the parent
+// read at start: if it is gone already, nothing would ever fire.
+func dieWithParent(ppid int) error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_PDEATHSIG): %w", err)
+	}
+	if os.Getppid() != ppid {
+		return fmt.Errorf("the parent (pid %d) exited before sandbox run started", ppid)
+	}
+	return nil
 }

@@ -497,6 +497,13 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--chdir", "relative", "--", "true"}, "--chdir relative"},
 		{[]string{"--no-such-flag", "--", "true"}, "no-such-flag"},
 		{[]string{"--"}, "no command"},
+		{[]string{"--bind", "/tmp:/", "--", "true"}, "destination / is the sandbox's root"},
+		{[]string{"--tmpfs", "/", "--", "true"}, "destination / is the sandbox's root"},
+		{[]string{"--ro-bind", "/proc:/proc/", "--", "true"}, "destination /proc is the sandbox's own procfs"},
+		{[]string{"--tmpfs", "/proc", "--", "true"}, "destination /proc is the sandbox's own procfs"},
+		{[]string{"--bind", "/tmp:/x", "--ro-bind", "/usr:/x/", "--", "true"}, "already mounted by --bind /tmp:/x"},
+		{[]string{"--env", "=bar", "--", "true"}, "--env =bar"},
+		{[]string{"--ro-bind", "/tmp:/x:rw", "--", "true"}, "--ro-bind /tmp:/x:rw"},
 	} {
 		r := sandbox(t, c.args...)
 		if r.code != 125 || !strings.Contains(r.stderr, c.msg) || r.stdout != "" {
@@ -586,6 +593,65 @@ func TestWholeTreeKill(t *testing.T) {
 		if r := sandbox(t, "--pids", "16", "--", "true"); r.code != 0 {
 			t.Errorf("run after a killed run: %s", r)
 		}
+	}
+}
+
+// TestNamespaceCapsWarning: for a root caller the network namespace
+// belongs to the host's user namespace, so --cap-add NET_BIND_SERVICE
+// cannot act on it; sandbox run says so instead of failing quietly.
+func TestNamespaceCapsWarning(t *testing.T) {
+	testutil.RequireRoot(t)
+	r := sandbox(t, "--cap-add", "NET_BIND_SERVICE", "--", "true")
+	if r.code != 0 || !strings.Contains(r.stderr, "CAP_NET_BIND_SERVICE: no effect on the sandbox's network") {
+		t.Errorf("want a warning naming CAP_NET_BIND_SERVICE: %s", r)
+	}
+	if r := sandbox(t, "--cap-add", "CHOWN", "--", "true"); r.code != 0 || r.stderr != "" {
+		t.Errorf("--cap-add CHOWN: %s", r)
+	}
+}
+
+// TestDieWithParent: with --die-with-parent, the death of the process that
+// started sandbox run (a shell, killed with SIGKILL) ends the sandbox;
+// without it, sandbox run and its command outlive that shell.
+func TestDieWithParent(t *testing.T) {
+	testutil.RequireUserNS(t)
+	for _, die := range []bool{true, false} {
+		tag := "45" + strconv.Itoa(os.Getpid()) + "1s"
+		if !die {
+			tag = "46" + strconv.Itoa(os.Getpid()) + "1s"
+		}
+		args := "run -- sleep " + tag
+		if die {
+			args = "run --die-with-parent -- sleep " + tag
+		}
+		sh := exec.Command("sh", "-c", `"$0" `+args+` & wait`, sandboxBin(t))
+		if err := sh.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for len(pidsWith(tag)) == 0 {
+			if time.Now().After(deadline) {
+				sh.Process.Kill()
+				sh.Wait()
+				t.Fatal("the command never started")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		sh.Process.Kill()
+		sh.Wait()
+		if die {
+			waitGone(t, tag)
+			continue
+		}
+		time.Sleep(200 * time.Millisecond)
+		pids := pidsWith(tag)
+		if len(pids) == 0 {
+			t.Errorf("without --die-with-parent the command died with the shell")
+		}
+		for _, p := range testutil.Processes(func(c string) bool { return strings.Contains(c, tag) }) {
+			syscallKill(p)
+		}
+		waitGone(t, tag)
 	}
 }
 
