@@ -62,7 +62,10 @@ type Cmd struct {
 
 	// Stdin, Stdout and Stderr are as for os/exec: nil is the null device;
 	// an *os.File is passed as it is (unless Limits.Output needs to count
-	// what passes); anything else is served through a pipe.
+	// what passes); anything else is served through a pipe. With
+	// Limits.Output, a Stdin the command could write to (a terminal, a
+	// socket) is relayed through a pipe as well; ExtraFiles are always
+	// passed as they are.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	// ExtraFiles become descriptors 3, 4, … in the sandbox.
@@ -116,6 +119,7 @@ type Cmd struct {
 	// Start leaves no goroutine blocked on the caller's Reader.
 	pending  []func()
 	stdinW   *os.File
+	relay    *stdinRelay // a writable stdin's relay, with Limits.Output
 	output   outputCounter
 	start    time.Time
 	killed   chan Status // the reason, once a limit or cancel killed the tree
@@ -440,6 +444,9 @@ func (c *Cmd) cleanup() {
 	c.closeReaders()
 	if c.stdinW != nil {
 		c.stdinW.Close()
+	}
+	if c.relay != nil {
+		c.relay.stop(false)
 	}
 	c.pending, c.stdinW = nil, nil
 }

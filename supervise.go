@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,7 @@ func (c *Cmd) stdio() ([]*os.File, error) {
 		}
 		return f, err
 	}
+	counted := c.Limits.Output > 0
 	// stdin
 	switch in := c.Stdin.(type) {
 	case nil:
@@ -34,6 +36,23 @@ func (c *Cmd) stdio() ([]*os.File, error) {
 		}
 		files = append(files, f)
 	case *os.File:
+		if counted && writableInput(in) {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return nil, err
+			}
+			relay, err := newStdinRelay(in, w)
+			if err != nil {
+				r.Close()
+				w.Close()
+				return nil, err
+			}
+			c.closers = append(c.closers, r)
+			files = append(files, r)
+			c.relay = relay
+			c.pending = append(c.pending, func() { go relay.run() })
+			break
+		}
 		files = append(files, in)
 	default:
 		r, w, err := os.Pipe()
@@ -55,7 +74,6 @@ func (c *Cmd) stdio() ([]*os.File, error) {
 			}()
 		})
 	}
-	counted := c.Limits.Output > 0
 	for _, out := range []io.Writer{c.Stdout, c.Stderr} {
 		f, isFile := out.(*os.File)
 		switch {
@@ -83,6 +101,90 @@ func (c *Cmd) stdio() ([]*os.File, error) {
 	}
 	files = append(files, c.ExtraFiles...)
 	return files, nil
+}
+
+// writableInput reports whether the command could write through an input
+// file around Limits.Output: a terminal or another character device (but
+// the null device), or a socket. Pipes and regular files are passed as
+// they are.
+func writableInput(f *os.File) bool {
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil {
+		return true
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFSOCK:
+		return true
+	case unix.S_IFCHR:
+		return st.Rdev != unix.Mkdev(1, 3) // /dev/null
+	}
+	return false
+}
+
+// stdinRelay feeds a writable input (see writableInput) to the command
+// through a pipe when its output is counted: given the terminal itself, the
+// command could write to it, or reopen it through /proc/self/fd/0, around
+// the limit. It is not waited for: it polls the input beside a stop pipe,
+// so it never reads input once the command is gone (what is typed then
+// stays for the caller), and it ends at EOF, when the command's pipe
+// closes, or at stop.
+type stdinRelay struct {
+	in           *os.File
+	w            *os.File // the command's stdin, write end
+	stopR, stopW int
+	once         sync.Once
+}
+
+func newStdinRelay(in, w *os.File) (*stdinRelay, error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, err
+	}
+	return &stdinRelay{in: in, w: w, stopR: p[0], stopW: p[1]}, nil
+}
+
+func (r *stdinRelay) run() {
+	defer unix.Close(r.stopR)
+	defer r.w.Close()
+	fd := int(r.in.Fd())
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(r.stopR), Events: unix.POLLIN}}
+	buf := make([]byte, 32<<10)
+	for {
+		fds[0].Revents, fds[1].Revents = 0, 0
+		if _, err := unix.Poll(fds, -1); err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return
+		}
+		if fds[1].Revents != 0 {
+			return
+		}
+		if fds[0].Revents == 0 {
+			continue
+		}
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR || err == unix.EAGAIN {
+			continue
+		}
+		if n <= 0 {
+			return // EOF, or an error: the command sees EOF
+		}
+		if _, err := r.w.Write(buf[:n]); err != nil {
+			return
+		}
+	}
+}
+
+// stop ends the relay (and, before it ran, closes what it holds).
+func (r *stdinRelay) stop(started bool) {
+	r.once.Do(func() {
+		unix.Close(r.stopW)
+		if !started {
+			unix.Close(r.stopR)
+			r.w.Close()
+		}
+	})
 }
 
 // outputCounter counts bytes written to stdout and stderr together.
@@ -204,6 +306,9 @@ func (c *Cmd) supervise() {
 
 	st, err := c.proc.Wait()
 	close(exited)
+	if c.relay != nil {
+		c.relay.stop(true)
+	}
 	if wall != nil {
 		wall.Stop()
 	}

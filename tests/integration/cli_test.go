@@ -880,6 +880,84 @@ func TestTerminalRestored(t *testing.T) {
 	}
 }
 
+// TestOutputLimitStdin: with --output-limit, a terminal or a socket on
+// stdin reaches the command through a pipe, so it cannot write there
+// around the limit (nor reopen it through /proc/self/fd/0 for writing);
+// what is typed or sent still reaches it.
+func TestOutputLimitStdin(t *testing.T) {
+	testutil.RequireUserNS(t)
+	const script = `[ -t 0 ] && echo tty; { head -c 3000 /dev/zero | tr '\0' B >&4; } 4<&0 2>/dev/null; ` +
+		`{ head -c 3000 /dev/zero | tr '\0' C >&3; } 3>/proc/self/fd/0 2>/dev/null; ` +
+		`while read x; do case $x in *hi*|*hello*) echo got ${x##*C}; break;; esac; done`
+	run := func(t *testing.T, stdin *os.File) string {
+		cmd := exec.Command(sandboxBin(t), "run", "--output-limit", "100", "--", "sh", "-c", script)
+		cmd.Stdin = stdin
+		done := make(chan struct{})
+		var out []byte
+		var err error
+		go func() { out, err = cmd.Output(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatal("sandbox run hung")
+		}
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return string(out)
+	}
+	leaked := func(b []byte) bool { return bytes.ContainsAny(b, "BC") }
+
+	t.Run("terminal", func(t *testing.T) {
+		ptm, pts := testutil.OpenPty(t)
+		var seen bytes.Buffer
+		var mu sync.Mutex
+		go func() {
+			buf := make([]byte, 4096)
+			for {
+				n, err := ptm.Read(buf)
+				mu.Lock()
+				seen.Write(buf[:n])
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+		ptm.Write([]byte("hello\n"))
+		if out := run(t, pts); out != "got hello\n" {
+			t.Errorf("stdout %q, want got hello", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		if leaked(seen.Bytes()) {
+			t.Errorf("the command wrote %d bytes to the terminal", bytes.Count(seen.Bytes(), []byte("B"))+bytes.Count(seen.Bytes(), []byte("C")))
+		}
+	})
+	t.Run("socket", func(t *testing.T) {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours, theirs := os.NewFile(uintptr(fds[0]), "ours"), os.NewFile(uintptr(fds[1]), "theirs")
+		defer ours.Close()
+		ours.Write([]byte("hi\n"))
+		out := run(t, theirs)
+		theirs.Close()
+		if out != "got hi\n" {
+			t.Errorf("stdout %q, want got hi", out)
+		}
+		ours.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		b, _ := io.ReadAll(ours)
+		if leaked(b) {
+			t.Errorf("the command wrote %d bytes to the socket", len(b))
+		}
+	})
+}
+
 func TestDoctorAndExplain(t *testing.T) {
 	testutil.RequireUserNS(t)
 	out, err := exec.Command(sandboxBin(t), "doctor").CombinedOutput()
