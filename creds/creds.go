@@ -7,6 +7,7 @@
 // The order matters and is fixed here:
 //
 //	EmitPrivileged   oom_score_adj, rlimits        (need privilege to lower/raise)
+//	EmitNofile       RLIMIT_NOFILE                 (after the setup's descriptors)
 //	EmitIdentity     chdir(cwd)                    (inside the new root, as root)
 //	                 PR_SET_KEEPCAPS               (permitted caps survive setresuid)
 //	                 PR_CAPBSET_DROP …             (needs CAP_SETPCAP: before capset)
@@ -263,8 +264,9 @@ func LastCap() int {
 
 // EmitPrivileged emits what may need privilege in the caller's namespace:
 // oom_score_adj (lowering it needs CAP_SYS_RESOURCE in the initial user
-// namespace) and the rlimits (raising a hard limit does too). NOFILE is
-// always set (see spawn.DefaultNofile).
+// namespace) and the rlimits (raising a hard limit does too). RLIMIT_NOFILE
+// is EmitNofile's, after the setup; here it is only raised, to its hard
+// value, when the spec's hard limit is above this process's.
 func (p *Plan) EmitPrivileged(b *spawn.Builder, scratch int) {
 	if p.oomAdj != nil {
 		v := strconv.Itoa(*p.oomAdj)
@@ -275,7 +277,30 @@ func (p *Plan) EmitPrivileged(b *spawn.Builder, scratch int) {
 			Check: &n, Op: "write", Target: "oom_score_adj " + v})
 		b.Call(spawn.Call{Nr: unix.SYS_CLOSE, Args: []spawn.Arg{spawn.Reg(scratch)}, Op: "close", Target: "oom_score_adj"})
 	}
-	b.Rlimits(p.rlimits)
+	for _, r := range p.rlimits {
+		if r.Resource != unix.RLIMIT_NOFILE {
+			b.Rlimit(r)
+			continue
+		}
+		var now unix.Rlimit
+		if unix.Getrlimit(unix.RLIMIT_NOFILE, &now) != nil || r.Max > now.Max {
+			b.Rlimit(spawn.Rlimit{Resource: r.Resource, Cur: r.Max, Max: r.Max})
+		}
+	}
+}
+
+// EmitNofile sets RLIMIT_NOFILE to the spec's value, or to
+// spawn.DefaultNofile: once the setup is done, since the setup holds
+// descriptors of its own (mounts, namespaces, the new root) and a small
+// limit would fail it. Lowering a limit needs no privilege.
+func (p *Plan) EmitNofile(b *spawn.Builder) {
+	nofile := spawn.DefaultNofile()
+	for _, r := range p.rlimits {
+		if r.Resource == unix.RLIMIT_NOFILE {
+			nofile = r
+		}
+	}
+	b.Rlimit(nofile)
 }
 
 // EmitSessionKeyring joins a new anonymous session keyring, as runc does

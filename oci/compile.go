@@ -17,6 +17,7 @@
 //	   hostname, loopback up              (namespaces)
 //	   pivot_root, sysctls, masks, ro     (rootfs)
 //	   enter the user namespace           (userns-last: unshare, maps)
+//	   RLIMIT_NOFILE                      (creds; the setup needs its fds)
 //	   setsid; cwd, caps, ids, umask      (creds)
 //	   restore sigmask, mark exec, no_new_privs, seccomp, execve
 //
@@ -267,6 +268,7 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 		// namespace the clone created: the reaper's /proc entry serves.
 		c.mapsAfterReaper = false
 	}
+	credPlan.EmitNofile(b)
 	// Without no_new_privs the kernel loads a filter only for a holder of
 	// CAP_SYS_ADMIN, which the identity change may drop: load it before,
 	// as runc does (the profile must then allow the remaining setup).

@@ -154,6 +154,9 @@ func TestFlags(t *testing.T) {
 		{"cap-add-nonroot", []string{"--uid", "1000", "--cap-add", "NET_BIND_SERVICE", "--", "sh", "-c", "grep CapAmb /proc/self/status"}, "CapAmb:\t0000000000000400\n"},
 		{"seccomp-unconfined", []string{"--seccomp", "unconfined", "--", "sh", "-c", "grep '^Seccomp:' /proc/self/status"}, "Seccomp:\t0\n"},
 		{"seccomp-default", []string{"--", "sh", "-c", "grep '^Seccomp:' /proc/self/status"}, "Seccomp:\t2\n"},
+		// Fewer descriptors than the setup itself holds: the limit is
+		// set once the setup is done.
+		{"nofile", []string{"--nofile", "6", "--", "sh", "-c", "ulimit -n; ulimit -Hn"}, "6\n6\n"},
 	}
 	if os.Geteuid() != 0 {
 		// Only the caller's own id exists in an unprivileged sandbox.
