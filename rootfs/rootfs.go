@@ -120,6 +120,9 @@ func Compile(spec *specs.Spec, opts Options) (*Plan, error) {
 			bad("annotations[%q]: %q: want tmpfs options such as size=16m", AnnotationTmpfsRoot, v)
 		}
 		p.tmpfsRoot = o.params
+		if spec.Root != nil && spec.Root.Path != "" {
+			bad("root.path: %q and annotations[%q] both choose the root; remove one", spec.Root.Path, AnnotationTmpfsRoot)
+		}
 	} else if spec.Root == nil || spec.Root.Path == "" {
 		bad("root.path: required (or set the %s annotation)", AnnotationTmpfsRoot)
 	} else {

@@ -336,7 +336,7 @@ func specWarnings(spec *specs.Spec, seccompUnset bool) []string {
 	}
 	var missing []string
 	for _, t := range []specs.LinuxNamespaceType{specs.UserNamespace, specs.MountNamespace, specs.PIDNamespace,
-		specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace} {
+		specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.CgroupNamespace} {
 		if !have[t] {
 			missing = append(missing, string(t))
 		}
@@ -347,7 +347,33 @@ func specWarnings(spec *specs.Spec, seccompUnset bool) []string {
 	if seccompUnset && (spec.Linux == nil || spec.Linux.Seccomp == nil) {
 		w = append(w, "--spec: no seccomp profile (--seccomp default adds the default one)")
 	}
+	if spec.Process != nil && !spec.Process.NoNewPrivileges {
+		w = append(w, "--spec: process.noNewPrivileges is false: setuid and file-capability binaries can gain privileges")
+	}
+	// The default sandbox's masked and read-only paths (under /proc and
+	// /sys) that the spec leaves open.
+	def := sandbox.DefaultSpec(sandbox.DefaultOptions{}).Linux
+	var masked, readonly []string
+	if spec.Linux != nil {
+		masked, readonly = spec.Linux.MaskedPaths, spec.Linux.ReadonlyPaths
+	}
+	w = appendLeftOut(w, "linux.maskedPaths", def.MaskedPaths, masked)
+	w = appendLeftOut(w, "linux.readonlyPaths", def.ReadonlyPaths, readonly)
 	return w
+}
+
+// appendLeftOut warns when given leaves out paths of want.
+func appendLeftOut(w []string, field string, want, given []string) []string {
+	var out []string
+	for _, p := range want {
+		if !slices.Contains(given, p) {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return w
+	}
+	return append(w, fmt.Sprintf("--spec: %s leaves out %s", field, strings.Join(out, ", ")))
 }
 
 func bindMount(arg string, ro bool) (specs.Mount, error) {

@@ -246,6 +246,27 @@ func TestSpecAndPrintSpec(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "\t2") || strings.Contains(r.stderr, "warning") {
 		t.Errorf("--spec with --seccomp default: %s", r)
 	}
+	// Each protection of the default sandbox a spec leaves out is named.
+	lx := spec["linux"].(map[string]any)
+	lx["namespaces"] = slices.DeleteFunc(lx["namespaces"].([]any), func(n any) bool { return n.(map[string]any)["type"] == "cgroup" })
+	delete(lx, "maskedPaths")
+	spec["process"].(map[string]any)["noNewPrivileges"] = false
+	b, _ = json.Marshal(spec)
+	os.WriteFile(path, b, 0o644)
+	r = sandbox(t, "--spec", path, "--seccomp", "default", "--", "true")
+	for _, w := range []string{"host's cgroup namespace", "noNewPrivileges is false", "linux.maskedPaths leaves out /proc/acpi, /proc/asound, /proc/kcore"} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("no warning with %q: %s", w, r)
+		}
+	}
+	// root.path beside the tmpfs-root annotation: one of them would be
+	// ignored, so the spec is refused.
+	spec["root"] = map[string]any{"path": t.TempDir()}
+	b, _ = json.Marshal(spec)
+	os.WriteFile(path, b, 0o644)
+	if r = sandbox(t, "--spec", path, "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "root.path") {
+		t.Errorf("root.path with the tmpfs annotation: %s", r)
+	}
 	empty := filepath.Join(t.TempDir(), "empty.json")
 	os.WriteFile(empty, []byte("{}"), 0o644)
 	out, _ = exec.Command(sandboxBin(t), "explain", "--spec", empty, "--", "/bin/true").Output()
