@@ -750,7 +750,14 @@ func TestTerminalSignals(t *testing.T) {
 		return cmd, out, status
 	}
 	t.Run("INT", func(t *testing.T) {
-		cmd, out, status := start(t, "echo ready; sleep 30; echo after")
+		// Once the child runs: a SIGINT that lands while the shell forks
+		// reaches only the shell, which defers it until its child exits
+		// (dash does so in a terminal too).
+		tag := "47" + strconv.Itoa(os.Getpid()) + "1s"
+		cmd, out, status := start(t, "echo ready; sleep "+tag+"; echo after")
+		for len(testutil.Processes(func(c string) bool { return c == "sleep\x00"+tag+"\x00" })) == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
 		cmd.Process.Signal(syscall.SIGINT)
 		rest, _ := io.ReadAll(out)
 		cmd.Wait()
