@@ -26,11 +26,26 @@ func TestOutputAndCombinedOutput(t *testing.T) {
 	if err != nil || string(out) != "out\n" {
 		t.Errorf("Output: %q %v", out, err)
 	}
-	out, err = sandbox.Command("sh", "-c", "echo out; echo err >&2").CombinedOutput()
-	if err != nil || (string(out) != "out\nerr\n" && string(out) != "err\nout\n") {
-		t.Errorf("CombinedOutput: %q %v", out, err)
+	// One pipe for both streams, as os/exec: the command's order is kept
+	// (with Limits.Output too), and a shared writer is written by one
+	// goroutine (-race).
+	want := ""
+	for i := 1; i <= 100; i++ {
+		want += strconv.Itoa(2*i-1) + "\n" + strconv.Itoa(2*i) + "\n"
 	}
-	c := sandbox.Command("sh", "-c", "exit 7")
+	script := "i=1; while [ $i -le 100 ]; do echo $((2*i-1)); echo $((2*i)) >&2; i=$((i+1)); done"
+	out, err = sandbox.Command("sh", "-c", script).CombinedOutput()
+	if err != nil || string(out) != want {
+		t.Errorf("CombinedOutput out of order: %q %v", out, err)
+	}
+	var shared bytes.Buffer
+	c := sandbox.Command("sh", "-c", script)
+	c.Stdout, c.Stderr = &shared, &shared
+	c.Limits.Output = 1 << 20
+	if _, err := c.Run(); err != nil || shared.String() != want {
+		t.Errorf("one buffer for both, counted: %q %v", shared.String(), err)
+	}
+	c = sandbox.Command("sh", "-c", "exit 7")
 	_, err = c.Output()
 	var ee *sandbox.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode != 7 || c.Result.Status != sandbox.StatusExit {

@@ -74,9 +74,13 @@ func (c *Cmd) stdio() ([]*os.File, error) {
 			}()
 		})
 	}
-	for _, out := range []io.Writer{c.Stdout, c.Stderr} {
+	for i, out := range []io.Writer{c.Stdout, c.Stderr} {
 		f, isFile := out.(*os.File)
 		switch {
+		case i == 1 && sameWriter(c.Stdout, c.Stderr) && len(c.readers) > 0 && (!isFile || counted):
+			// One pipe for both, as os/exec: one copier writes, in the
+			// order the command wrote.
+			files = append(files, files[1])
 		case out == nil && !counted:
 			nf, err := null(os.O_WRONLY)
 			if err != nil {
@@ -101,6 +105,20 @@ func (c *Cmd) stdio() ([]*os.File, error) {
 	}
 	files = append(files, c.ExtraFiles...)
 	return files, nil
+}
+
+// sameWriter reports whether stdout and stderr are one comparable writer
+// (os/exec's rule for sharing a pipe).
+func sameWriter(a, b io.Writer) (same bool) {
+	if a == nil || b == nil {
+		return false
+	}
+	defer func() {
+		if recover() != nil {
+			same = false // an uncomparable dynamic type
+		}
+	}()
+	return a == b
 }
 
 // writableInput reports whether the command could write through an input
