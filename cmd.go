@@ -222,6 +222,8 @@ func (c *Cmd) Start() (err error) {
 	c.done = make(chan struct{})
 	if c.ctx != nil {
 		if err := c.ctx.Err(); err != nil {
+			// Canceled before anything ran: not a setup failure.
+			c.Result = &Result{Status: StatusCanceled, ExitCode: -1, Unenforced: []string{}}
 			return err
 		}
 	}

@@ -130,6 +130,17 @@ func TestCancelKillsTree(t *testing.T) {
 
 // TestCancelWaitDelay: a custom Cancel that the command ignores; after
 // WaitDelay the tree is killed anyway.
+// TestCanceledBeforeStart: a context done before Start runs nothing and
+// is a cancel, not a setup failure.
+func TestCanceledBeforeStart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := sandbox.CommandContext(ctx, "true").Run()
+	if !errors.Is(err, context.Canceled) || res == nil || res.Status != sandbox.StatusCanceled || res.ExitStatus() != -1 {
+		t.Errorf("got %v, %+v", err, res)
+	}
+}
+
 func TestCancelWaitDelay(t *testing.T) {
 	testutil.RequireUserNS(t)
 	ctx, cancel := context.WithCancel(context.Background())

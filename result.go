@@ -82,7 +82,8 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 // ExitStatus is the exit code `sandbox run` uses for this result: the
 // command's own; 125 when the setup failed; 126 when the command was not
-// executable; 127 when it was not found; 128+n when signal n ended it.
+// executable; 127 when it was not found; 128+n when signal n ended it;
+// -1 when it never ran, its context done before Start.
 func (r *Result) ExitStatus() int {
 	switch {
 	case r.Status == StatusSetupError && r.SetupError != nil && r.SetupError.Op == "execve":
