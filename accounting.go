@@ -39,7 +39,9 @@ func readStats(cg *cgroups.Cgroup) *cgStats {
 // accounting say. A kill of the supervisor's, an OOM kill or refused forks
 // count only when the command failed: one that exited 0 on its own (before
 // a timer's kill landed, or after a child of its was killed) is ok, so that
-// the status never contradicts the exit code.
+// the status never contradicts the exit code. The output limit is the
+// exception: output past it was dropped, so the caller did not get what
+// the command wrote, whatever its exit.
 func (c *Cmd) result(st *spawn.State, stats *cgStats, killed Status, wall time.Duration) *Result {
 	r := &Result{ExitCode: -1, WallTime: Duration(wall), Unenforced: c.unenf}
 	if r.Unenforced == nil {
@@ -66,6 +68,10 @@ func (c *Cmd) result(st *spawn.State, stats *cgStats, killed Status, wall time.D
 	failed := r.Signal != 0 || r.ExitCode != 0
 	switch {
 	case killed != "" && failed:
+		r.Status = killed
+	case killed == StatusOutputLimit:
+		// Output past the limit was dropped: whatever the exit, the
+		// caller did not get it all.
 		r.Status = killed
 	case stats != nil && stats.oomKills > 0 && c.Limits.Memory > 0 && failed:
 		r.Status = StatusMemoryLimit

@@ -111,6 +111,18 @@ func TestErrorsAs(t *testing.T) {
 	if !errors.As(err, &le) || le.Limit != "output-limit" || res.Status != sandbox.StatusOutputLimit {
 		t.Errorf("output limit: %v %+v", err, res)
 	}
+	// A command that writes past the limit and exits 0 before the kill
+	// lands still lost output: output-limit, never ok.
+	for i := range 20 {
+		var b bytes.Buffer
+		c = sandbox.Command("head", "-c", "5000", "/dev/zero")
+		c.Stdout = &b
+		c.Limits.Output = 4096
+		res, err = c.Run()
+		if !errors.As(err, &le) || res.Status != sandbox.StatusOutputLimit || b.Len() != 4096 {
+			t.Fatalf("run %d: %v %+v, %d bytes", i, err, res, b.Len())
+		}
+	}
 }
 
 func TestCancelKillsTree(t *testing.T) {
