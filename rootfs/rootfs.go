@@ -179,6 +179,11 @@ func Compile(spec *specs.Spec, opts Options) (*Plan, error) {
 			if !filepath.IsAbs(src) {
 				src = filepath.Join(opts.BundleDir, src)
 			}
+			src, err := resolveSource(src, uint32(os.Geteuid()))
+			if err != nil {
+				bad("%s.source: %w", field, err)
+				continue
+			}
 			fi, err := os.Stat(src)
 			if err != nil {
 				bad("%s.source: %w", field, err)
@@ -385,12 +390,18 @@ func (c *compiler) mount(mp mountPlan) {
 	var what string
 	if o.bind {
 		what = fmt.Sprintf("%s on %s", m.Source, dst)
-		flags := uint64(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+		flags := uint64(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH)
 		if o.recursive {
 			flags |= unix.AT_RECURSIVE
 		}
-		b.Call(spawn.Call{Nr: unix.SYS_OPEN_TREE, Args: []spawn.Arg{spawn.Imm(unix.AT_FDCWD), b.String(m.Source).Arg(), spawn.Imm(flags)},
+		// The source as Compile resolved it, with no link on the way now
+		// (see resolveSource).
+		noLinks := c.how(unix.O_PATH|unix.O_CLOEXEC, 0, unix.RESOLVE_NO_SYMLINKS)
+		b.Call(spawn.Call{Nr: unix.SYS_OPENAT2, Args: []spawn.Arg{spawn.Imm(unix.AT_FDCWD), b.String(m.Source).Arg(), noLinks.Arg(), spawn.Imm(24)},
+			Save: ptr(regFS), Op: "openat2", Target: "source of " + what + " (no symbolic links)"})
+		b.Call(spawn.Call{Nr: unix.SYS_OPEN_TREE, Args: []spawn.Arg{spawn.Reg(regFS), b.String("").Arg(), spawn.Imm(flags)},
 			Save: ptr(regSrc), Op: "open_tree", Target: what})
+		c.closeReg(regFS, "source of "+what)
 		if o.attrSet != 0 || o.attrClr != 0 {
 			c.setattr(regSrc, o.attrSet, o.attrClr, 0, o.recursive, what)
 		}

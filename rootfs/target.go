@@ -45,6 +45,9 @@ func (c *compiler) how(flags, mode, resolve uint64) spawn.Addr {
 	if resolve&unix.RESOLVE_IN_ROOT != 0 {
 		name += ", RESOLVE_IN_ROOT"
 	}
+	if resolve&unix.RESOLVE_NO_SYMLINKS != 0 {
+		name += ", RESOLVE_NO_SYMLINKS"
+	}
 	c.b.Name(a, name+"}")
 	c.hows[k] = a
 	return a

@@ -494,6 +494,25 @@ func TestStdoutReaderGone(t *testing.T) {
 	}
 }
 
+// TestPlantedBindSource: a root caller's sandbox leaves a link to a host
+// directory in its writable bind; a later run that binds a path through
+// that link is refused instead of mounting the directory it names.
+func TestPlantedBindSource(t *testing.T) {
+	testutil.RequireRoot(t)
+	ws := t.TempDir()
+	os.Chmod(ws, 0o777)
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.Mkdir(secret, 0o700)
+	os.WriteFile(filepath.Join(secret, "s"), []byte("TOPSECRET\n"), 0o644)
+	if r := sandbox(t, "--bind", ws+":/ws", "--", "ln", "-s", secret, "/ws/cache"); r.code != 0 {
+		t.Fatalf("planting the link: %s", r)
+	}
+	r := sandbox(t, "--ro-bind", ws+"/cache:/cache", "--", "cat", "/cache/s")
+	if r.code != 125 || strings.Contains(r.stdout, "TOPSECRET") || !strings.Contains(r.stderr, "owned by uid 100000") {
+		t.Errorf("bind through the planted link: %s", r)
+	}
+}
+
 // TestBadFlags: every bad flag or value exits 125 with a message naming
 // the flag, writes a setup-error record, and runs nothing (--print-spec
 // and explain refuse the same flags).
