@@ -223,6 +223,12 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 	warnings = append(warnings, credPlan.Warnings()...)
 	if usernsLast {
 		warnings = append(warnings, nsBoundCaps(credPlan)...)
+	} else if filter == nil && credPlan.MayHold()&(1<<unix.CAP_SYS_ADMIN) != 0 && have[specs.MountNamespace] {
+		// The mounts were made in the command's own user namespace, so
+		// the kernel does not lock their flags; the default profile
+		// refuses mount(2), but there is no profile.
+		warnings = append(warnings, "process.capabilities: CAP_SYS_ADMIN without a seccomp profile: the command can remount "+
+			"read-only mounts read-write (an unprivileged caller's mounts are made in the command's own user namespace)")
 	}
 	if filter != nil {
 		warnings = append(warnings, filter.Warnings...)

@@ -897,6 +897,14 @@ func TestUnprivilegedLimits(t *testing.T) {
 	want(t, r, 137, "wall-limit")
 	r = sandbox(t, "--output-limit", "100", "--", "yes")
 	want(t, r, 137, "output-limit")
+	// Read-only mounts an unprivileged caller makes are not locked: with
+	// CAP_SYS_ADMIN and no seccomp profile the command can remount them,
+	// and sandbox run says so.
+	dir := t.TempDir()
+	r = sandbox(t, "--seccomp", "unconfined", "--cap-add", "SYS_ADMIN", "--ro-bind", dir+":/data", "--", "true")
+	if r.code != 0 || !strings.Contains(r.stderr, "can remount read-only mounts read-write") {
+		t.Errorf("no warning for CAP_SYS_ADMIN without seccomp: %s", r)
+	}
 }
 
 // TestTerminalRestored: the command, in a session of its own, may change
