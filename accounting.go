@@ -53,8 +53,9 @@ func (c *Cmd) result(st *spawn.State, stats *cgStats, killed Status, wall time.D
 		} else {
 			r.ExitCode = st.ExitCode()
 		}
+		// PeakMemory stays 0 without a cgroup: ru_maxrss measures this
+		// process's memory, not the command's (see spawn.State.Rusage).
 		r.CPUTime = Duration(st.UserTime() + st.SystemTime())
-		r.PeakMemory = uint64(st.Rusage.Maxrss) * 1024
 	}
 	if stats != nil {
 		if stats.hasCPU {

@@ -142,6 +142,27 @@ func TestCancelKillsTree(t *testing.T) {
 
 // TestCancelWaitDelay: a custom Cancel that the command ignores; after
 // WaitDelay the tree is killed anyway.
+// TestAccountingWithoutCgroup: without a cgroup (no memory, pids or CPU
+// limit) the tree's CPU time still counts what a wall limit killed and
+// what the command left running when it exited (pid 1 kills and reaps
+// them itself), and the peak memory, which only a cgroup measures, is 0.
+func TestAccountingWithoutCgroup(t *testing.T) {
+	testutil.RequireUserNS(t)
+	c := sandbox.Command("sh", "-c", "while :; do :; done & while :; do :; done")
+	c.Limits.WallTime = 500 * time.Millisecond
+	res, _ := c.Run()
+	if res == nil || res.Status != sandbox.StatusWallLimit || time.Duration(res.CPUTime) < 300*time.Millisecond {
+		t.Errorf("wall-killed spinners: %+v", res)
+	}
+	res, err := sandbox.Command("sh", "-c", "(while :; do :; done &); sleep 0.5").Run()
+	if err != nil || time.Duration(res.CPUTime) < 300*time.Millisecond {
+		t.Errorf("a spinner left behind: %v %+v", err, res)
+	}
+	if res.PeakMemory != 0 {
+		t.Errorf("peak memory without a cgroup: %d", res.PeakMemory)
+	}
+}
+
 // TestCanceledBeforeStart: a context done before Start runs nothing and
 // is a cancel, not a setup failure.
 func TestCanceledBeforeStart(t *testing.T) {

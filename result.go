@@ -45,8 +45,10 @@ type Result struct {
 	// start to exit.
 	CPUTime  Duration `json:"cpu_time"`
 	WallTime Duration `json:"wall_time"`
-	// PeakMemory is the tree's highest memory use in bytes (cgroup
-	// accounting; the largest process's resident set without a cgroup).
+	// PeakMemory is the tree's highest memory use in bytes, from its
+	// cgroup; 0 when the run had none (no memory, pids or CPU limit, or
+	// no cgroup to use): the kernel's per-process peaks of a sandbox's
+	// processes include the memory of the process that started them.
 	PeakMemory uint64 `json:"peak_memory"`
 	// Unenforced lists the requested protections this host could not
 	// enforce, with the fix for each.

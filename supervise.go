@@ -281,9 +281,19 @@ func (c *Cmd) kill(reason Status) {
 func (c *Cmd) killTree() {
 	if c.cg != nil {
 		c.cg.Kill()
+		c.proc.Kill()
+		return
 	}
-	c.proc.Kill()
+	// Without a cgroup, pid 1 ends the tree and reaps it, so that the
+	// tree's CPU time is counted; SIGKILL follows if it has not exited
+	// soon (it may be stopped).
+	if c.proc.KillTree() == nil {
+		time.AfterFunc(killTreeGrace, func() { c.proc.Kill() })
+	}
 }
+
+// killTreeGrace is how long pid 1 has to end the tree before SIGKILL.
+const killTreeGrace = 250 * time.Millisecond
 
 // supervise enforces the wall and CPU limits and the context while the
 // command runs, then reaps it, reads the accounting, destroys the cgroup

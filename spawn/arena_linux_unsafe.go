@@ -126,6 +126,7 @@ type header struct {
 	reapStatus uint32 // the command's wait status
 	reapTmp    uint32
 	reapBuf    [16]uint64 // struct signalfd_siginfo
+	reapOwnNS  uint64     // 1: pid 1 of a new pid namespace (kill(-1) is the tree)
 }
 
 // Status records, {kind, step, errno, aux}: a failure is recorded in the
@@ -353,6 +354,9 @@ func (a *arena) load(p *Program, plan *fdPlan, statusFd int, watch *unix.EpollEv
 		}
 	}
 	h.allMask = ^uint64(0)
+	if p.cloneFlags&unix.CLONE_NEWPID != 0 {
+		h.reapOwnNS = 1
+	}
 	h.pidfd = -1
 	h.entry = uint64(childEntry())
 	h.statusFd = uint64(statusFd)

@@ -193,6 +193,14 @@ func childMain(h *header) {
 				}
 				// ssi_signo is the first field of struct signalfd_siginfo.
 				if sig := uintptr(uint32(h.reapBuf[0])); sig != uintptr(unix.SIGCHLD) {
+					// KillTree's request (ssi_code, ssi_int): SIGKILL for
+					// the whole namespace but this process, which then
+					// reaps it below and so counts its CPU time.
+					if sig == killTreeSignal && int32(uint32(h.reapBuf[1])) == siQueue &&
+						int32(uint32(h.reapBuf[5]>>32)) == killTreeValue && h.reapOwnNS == 1 {
+						rawSyscall6(unix.SYS_KILL, ^uintptr(0), uintptr(unix.SIGKILL), 0, 0, 0, 0)
+						continue
+					}
 					// A terminal's signals go to the command's process
 					// group, as a terminal sends them to its foreground
 					// group (a command in its own session leads a group
@@ -225,6 +233,19 @@ func childMain(h *header) {
 					}
 				}
 				if h.reapDone == 1 {
+					// The command is gone: end what it left behind in
+					// this namespace and reap it, so that its CPU time
+					// counts (the kernel's own end of a namespace drops
+					// it).
+					if h.reapOwnNS == 1 {
+						rawSyscall6(unix.SYS_KILL, ^uintptr(0), uintptr(unix.SIGKILL), 0, 0, 0, 0)
+						for {
+							_, e = rawSyscall6(unix.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&h.reapTmp)), wall, 0, 0, 0)
+							if e != uintptr(unix.EINTR) && e != 0 {
+								break
+							}
+						}
+					}
 					// Exit as the command did. A signal cannot be re-raised
 					// by pid 1, so the parent reads reapStatus for the truth.
 					if h.reapStatus&0x7f == 0 {

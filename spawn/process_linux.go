@@ -56,6 +56,11 @@ const (
 type State struct {
 	Pid    int
 	Status unix.WaitStatus
+	// Rusage is the child's: under a pid-1 reaper, the reaper's, whose
+	// times include everything it reaped. Its ru_maxrss is no measure of
+	// the command: a CLONE_VM child's includes this process's resident
+	// set (the kernel folds the old mm's peak in at exec), and a reaper's
+	// is this process's own.
 	Rusage unix.Rusage
 }
 
@@ -180,6 +185,32 @@ func (p *Process) Signal(sig unix.Signal) error {
 
 // Kill sends SIGKILL.
 func (p *Process) Kill() error { return p.Signal(unix.SIGKILL) }
+
+// KillTree ends the child and everything it started. A pid-1 reaper of a
+// new pid namespace is asked to do it (SIGRTMAX, SI_QUEUE, with a value
+// only this package sends): it sends SIGKILL to every other process of the
+// namespace and reaps them, so that their CPU time reaches Wait's rusage
+// (when the kernel ends a namespace whose pid 1 died, it drops it).
+// Any other child gets SIGKILL. The request is not a kill: a caller that
+// needs one whatever the reaper does follows up with Kill.
+func (p *Process) KillTree() error {
+	if !p.prog.reaper || p.prog.cloneFlags&unix.CLONE_NEWPID == 0 {
+		return p.Kill()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state == procDone || p.state == procReleased || p.pidfd < 0 {
+		return os.ErrProcessDone
+	}
+	err := sendKillTree(p.pidfd)
+	if err == unix.ESRCH {
+		return os.ErrProcessDone
+	}
+	if err != nil {
+		return fmt.Errorf("spawn: pidfd_send_signal: %w", err)
+	}
+	return nil
+}
 
 // Pidfd returns the child's pidfd, in blocking mode. It stays owned by p:
 // valid until Wait or Release, which close it. The *os.File is made on the

@@ -189,3 +189,30 @@ func waitPid(pid int, st *State) error {
 		return nil
 	}
 }
+
+// killTreeSignal and killTreeValue make the request KillTree sends to a
+// pid-1 reaper: the signal with si_code SI_QUEUE and this si_int. Anyone
+// may send it (a process inside the sandbox could too), but it only ends
+// the sandbox's own tree, which its processes can do anyway.
+const (
+	killTreeSignal = 64 // SIGRTMAX
+	killTreeValue  = 0x74626b73
+	siQueue        = -1
+)
+
+// sendKillTree sends the kill-tree request through pidfd.
+func sendKillTree(pidfd int) error {
+	// siginfo_t: signo, errno, code, then for SI_QUEUE pid, uid and the
+	// sigval at byte 24.
+	var info [128]byte
+	*(*int32)(unsafe.Pointer(&info[0])) = killTreeSignal
+	*(*int32)(unsafe.Pointer(&info[8])) = siQueue
+	*(*int32)(unsafe.Pointer(&info[16])) = int32(unix.Getpid())
+	*(*uint32)(unsafe.Pointer(&info[20])) = uint32(unix.Getuid())
+	*(*int32)(unsafe.Pointer(&info[24])) = killTreeValue
+	_, _, e := unix.Syscall6(unix.SYS_PIDFD_SEND_SIGNAL, uintptr(pidfd), killTreeSignal, uintptr(unsafe.Pointer(&info[0])), 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
