@@ -101,7 +101,9 @@ type Cmd struct {
 	Process *spawn.Process
 	// Result is set by Wait.
 	Result *Result
-	// Warnings lists what the spec asked for that is ignored.
+	// Warnings lists, once Start has returned, what the spec asked for
+	// that is ignored, and what it leaves unprotected (a tree without a
+	// pid namespace or a cgroup cannot be killed whole).
 	Warnings []string
 
 	ctx      context.Context
@@ -257,6 +259,10 @@ func (c *Cmd) Start() (err error) {
 	}
 	c.compiled = compiled
 	c.Warnings = compiled.Warnings
+	if c.cg == nil && !newPidNS(spec) {
+		c.Warnings = append(c.Warnings, "no new pid namespace and no cgroup: processes the command leaves running "+
+			"(daemons, a process group of their own) survive its end, a limit's kill and a cancel")
+	}
 
 	files, err := c.stdio()
 	if err != nil {
@@ -451,4 +457,18 @@ func (c *Cmd) cleanup() {
 		c.relay.stop(false)
 	}
 	c.pending, c.stdinW = nil, nil
+}
+
+// newPidNS reports whether spec gives the command a pid namespace of its
+// own, whose end (with its pid 1) ends the whole tree.
+func newPidNS(spec *specs.Spec) bool {
+	if spec.Linux == nil {
+		return false
+	}
+	for _, n := range spec.Linux.Namespaces {
+		if n.Type == specs.PIDNamespace && n.Path == "" {
+			return true
+		}
+	}
+	return false
 }

@@ -10,10 +10,13 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	sandbox "github.com/gosandbox/sandbox"
 	"github.com/gosandbox/sandbox/internal/testutil"
@@ -160,6 +163,25 @@ func TestAccountingWithoutCgroup(t *testing.T) {
 	}
 	if res.PeakMemory != 0 {
 		t.Errorf("peak memory without a cgroup: %d", res.PeakMemory)
+	}
+}
+
+// TestNoPidNamespaceWarning: a spec without a pid namespace, run without
+// a cgroup, cannot have its whole tree killed; Warnings says so.
+func TestNoPidNamespaceWarning(t *testing.T) {
+	testutil.RequireUserNS(t)
+	s := sandbox.DefaultSpec(sandbox.DefaultOptions{})
+	s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.PIDNamespace })
+	s.Mounts = slices.DeleteFunc(s.Mounts, func(m specs.Mount) bool { return m.Destination == "/proc" })
+	s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+	delete(s.Annotations, "org.gosandbox.init")
+	c := sandbox.Command("true")
+	c.Spec = s
+	if _, err := c.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(c.Warnings, func(w string) bool { return strings.Contains(w, "no new pid namespace and no cgroup") }) {
+		t.Errorf("warnings %q", c.Warnings)
 	}
 }
 
