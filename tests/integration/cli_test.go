@@ -603,18 +603,7 @@ func TestWholeTreeKill(t *testing.T) {
 
 	tag = "43" + strconv.Itoa(os.Getpid()) + "1s"
 	cmd := exec.Command(sandboxBin(t), append(append([]string{"run"}, chk...), "--", "sh", "-c", "/checker daemon "+tag+"; sleep 30")...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(pidsWith(tag)) == 0 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatal("the daemon never started")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	startUntil(t, cmd, tag)
 	cmd.Process.Kill() // SIGKILL: sandbox run gets no chance to clean up
 	cmd.Wait()
 	waitGone(t, tag)
@@ -668,18 +657,7 @@ func TestDieWithParent(t *testing.T) {
 			args = "run --die-with-parent -- sleep " + tag
 		}
 		sh := exec.Command("sh", "-c", `"$0" `+args+` & wait`, sandboxBin(t))
-		if err := sh.Start(); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(10 * time.Second)
-		for len(pidsWith(tag)) == 0 {
-			if time.Now().After(deadline) {
-				sh.Process.Kill()
-				sh.Wait()
-				t.Fatal("the command never started")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		startUntil(t, sh, tag)
 		sh.Process.Kill()
 		sh.Wait()
 		if die {
@@ -705,31 +683,13 @@ func TestSignalForwarding(t *testing.T) {
 	testutil.RequireUserNS(t)
 	for name, sig := range map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "USR1": syscall.SIGUSR1} {
 		t.Run(name, func(t *testing.T) {
-			status := filepath.Join(t.TempDir(), "status.json")
-			script := "trap 'echo caught; exit 7' " + name + "; echo ready; while :; do sleep 0.05; done"
-			cmd := exec.Command(sandboxBin(t), "run", "--status-json", status, "--", "sh", "-c", script)
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			buf := make([]byte, 64)
-			n, _ := out.Read(buf)
-			if string(buf[:n]) != "ready\n" {
-				cmd.Process.Kill()
-				cmd.Wait()
-				t.Fatalf("want ready, got %q", buf[:n])
-			}
-			// If the signal never reaches the command, it loops on: end
-			// it so the test fails instead of hanging.
-			watchdog := time.AfterFunc(10*time.Second, func() { cmd.Process.Kill() })
-			defer watchdog.Stop()
+			// If the signal never reaches the command, it loops on until
+			// startReady's watchdog ends it.
+			cmd, out, status := startReady(t, "trap 'echo caught; exit 7' "+name+"; echo ready; while :; do sleep 0.05; done")
 			cmd.Process.Signal(sig)
 			rest := make([]byte, 64)
 			m, _ := out.Read(rest)
-			err = cmd.Wait()
+			err := cmd.Wait()
 			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
 				t.Errorf("want exit 7 from the command's handler, got %v", err)
 			}
@@ -744,30 +704,39 @@ func TestSignalForwarding(t *testing.T) {
 	}
 }
 
+// startReady starts `sandbox run --status-json STATUS -- sh -c script`
+// and returns once the command printed "ready"; a watchdog kills sandbox
+// run after 20 s, so that a signal that never arrives fails the test
+// instead of hanging it.
+func startReady(t *testing.T, script string) (cmd *exec.Cmd, out io.Reader, status string) {
+	t.Helper()
+	status = filepath.Join(t.TempDir(), "status.json")
+	cmd = exec.Command(sandboxBin(t), "run", "--status-json", status, "--", "sh", "-c", script)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	watchdog := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+	t.Cleanup(func() { watchdog.Stop() })
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(stdout, buf); err != nil || string(buf) != "ready\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("want ready, got %q %v", buf, err)
+	}
+	return cmd, stdout, status
+}
+
 // TestTerminalSignals: Ctrl-C ends a command that waits for a child (the
 // terminal's SIGINT reaches the command's whole process group, not only
 // the shell), and Ctrl-Z stops the command along with sandbox run until
 // SIGCONT.
 func TestTerminalSignals(t *testing.T) {
 	testutil.RequireUserNS(t)
-	start := func(t *testing.T, script string) (*exec.Cmd, io.Reader, string) {
-		status := filepath.Join(t.TempDir(), "status.json")
-		cmd := exec.Command(sandboxBin(t), "run", "--status-json", status, "--", "sh", "-c", script)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		watchdog := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
-		t.Cleanup(func() { watchdog.Stop() })
-		buf := make([]byte, 6)
-		if _, err := io.ReadFull(out, buf); err != nil || string(buf) != "ready\n" {
-			t.Fatalf("want ready, got %q %v", buf, err)
-		}
-		return cmd, out, status
-	}
+	start := startReady
 	t.Run("INT", func(t *testing.T) {
 		// Once the child runs: a SIGINT that lands while the shell forks
 		// reaches only the shell, which defers it until its child exits
@@ -842,6 +811,24 @@ func procState(pid int) string {
 		return ""
 	}
 	return string(b[i+2])
+}
+
+// startUntil starts cmd and waits until a process whose command line
+// holds tag runs (it ends cmd and fails the test after 10 s).
+func startUntil(t *testing.T, cmd *exec.Cmd, tag string) {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(pidsWith(tag)) == 0 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("%v: nothing with %s ever ran", cmd.Args, tag)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func waitGone(t *testing.T, tag string) {
