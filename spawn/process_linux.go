@@ -168,17 +168,23 @@ func (p *Process) closePidfd() error {
 // Signal sends sig to the child through its pidfd. It returns
 // os.ErrProcessDone once the child was reaped.
 func (p *Process) Signal(sig unix.Signal) error {
+	return p.send(sig.String(), func(fd int) error { return unix.PidfdSendSignal(fd, sig, nil, 0) })
+}
+
+// send runs a pidfd_send_signal call on the child's pidfd while it is
+// held: os.ErrProcessDone once the child was reaped (or is gone: ESRCH).
+func (p *Process) send(what string, call func(pidfd int) error) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.state == procDone || p.state == procReleased || p.pidfd < 0 {
 		return os.ErrProcessDone
 	}
-	err := unix.PidfdSendSignal(p.pidfd, sig, nil, 0)
+	err := call(p.pidfd)
 	if err == unix.ESRCH {
 		return os.ErrProcessDone
 	}
 	if err != nil {
-		return fmt.Errorf("spawn: pidfd_send_signal %v: %w", sig, err)
+		return fmt.Errorf("spawn: pidfd_send_signal %s: %w", what, err)
 	}
 	return nil
 }
@@ -197,19 +203,7 @@ func (p *Process) KillTree() error {
 	if !p.prog.reaper || p.prog.cloneFlags&unix.CLONE_NEWPID == 0 {
 		return p.Kill()
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.state == procDone || p.state == procReleased || p.pidfd < 0 {
-		return os.ErrProcessDone
-	}
-	err := sendKillTree(p.pidfd)
-	if err == unix.ESRCH {
-		return os.ErrProcessDone
-	}
-	if err != nil {
-		return fmt.Errorf("spawn: pidfd_send_signal: %w", err)
-	}
-	return nil
+	return p.send("kill-tree request", sendKillTree)
 }
 
 // Pidfd returns the child's pidfd, in blocking mode. It stays owned by p:
