@@ -470,6 +470,10 @@ func emitExec(b *spawn.Builder, p *specs.Process, execPath string) {
 		c := spawn.Call{Nr: unix.SYS_EXECVE, Args: []spawn.Arg{b.String(full).Arg(), argv.Arg(), envp.Arg()}, Op: "execve", Target: full}
 		if i < len(dirs)-1 {
 			c.OnErrno = []unix.Errno{unix.ENOENT, unix.EACCES}
+		} else if len(dirs) > 1 {
+			// Its failure ends the search: name the command and the
+			// search, not only the last directory.
+			c.Target = arg0 + " in $PATH (" + search + ")"
 		}
 		b.Call(c)
 	}

@@ -45,6 +45,9 @@ import (
 //   - socket(AF_VSOCK) and socket(AF_ALG) (EAFNOSUPPORT);
 //   - NUMA policy (mbind, set_mempolicy, migrate_pages, move_pages) and
 //     memfd_secret.
+//
+// GrantCaps opens some of these for a sandbox granted the capability they
+// exist for (chroot for CAP_SYS_CHROOT, for instance).
 func DefaultProfile() *specs.LinuxSeccomp { return cloneProfile(defaultProfile()) }
 
 // defaultProfile builds the default profile once; DefaultProfile hands out

@@ -19,6 +19,7 @@ import (
 	sandbox "github.com/gosandbox/sandbox"
 	"github.com/gosandbox/sandbox/creds"
 	"github.com/gosandbox/sandbox/seccomp"
+	"github.com/gosandbox/sandbox/spawn"
 )
 
 // runFlags are the flags `run` and `explain` share: everything that shapes
@@ -138,7 +139,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.roBinds, "ro-bind", "bind `SRC:DST` read-only (repeatable)")
 	fs.Var(&f.tmpfs, "tmpfs", "mount a tmpfs at `DST[:size=N]` (repeatable)")
 	fs.Var(&f.env, "env", "set `K=V` in the environment (repeatable)")
-	fs.Var(&f.capAdd, "cap-add", "grant a capability, e.g. CHOWN (repeatable; ALL for every one)")
+	fs.Var(&f.capAdd, "cap-add", "grant a capability, e.g. CHOWN (repeatable; ALL for every one); with the default seccomp profile, SYS_CHROOT, SYS_NICE and SYS_PTRACE also allow the syscalls they exist for")
 	fs.Var(&f.capDrop, "cap-drop", "remove a capability (repeatable; ALL for every one)")
 	fs.StringVar(&f.chdir, "chdir", "", "working directory inside the sandbox")
 	fs.StringVar(&f.hostname, "hostname", "", "hostname (default sandbox)")
@@ -273,7 +274,8 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	if f.pids < 0 {
 		errs = append(errs, fmt.Errorf("--pids %d: must not be negative", f.pids))
 	}
-	if err := f.applyCaps(spec); err != nil {
+	added, err := f.applyCaps(spec)
+	if err != nil {
 		errs = append(errs, err)
 	}
 	// Without --seccomp, a --spec keeps its own profile (or none); the
@@ -289,6 +291,11 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 			spec.Linux = &specs.Linux{}
 		}
 		spec.Linux.Seccomp = seccomp.DefaultProfile()
+		// Capabilities asked for by name open the syscalls they exist
+		// for, where those stay inside the sandbox; the rest are named.
+		for _, w := range seccomp.GrantCaps(spec.Linux.Seccomp, added, !spawn.ParentDumpable()) {
+			f.warnings = append(f.warnings, "--cap-add "+w)
+		}
 	case "unconfined":
 		if spec.Linux != nil {
 			spec.Linux.Seccomp = nil
@@ -425,10 +432,11 @@ func checkDestination(dst string) error {
 }
 
 // applyCaps adds and drops capabilities in every set: for root inside the
-// sandbox the bounding set decides, for any other uid the ambient set.
-func (f *runFlags) applyCaps(spec *specs.Spec) error {
+// sandbox the bounding set decides, for any other uid the ambient set. It
+// returns the capabilities --cap-add granted that --cap-drop left.
+func (f *runFlags) applyCaps(spec *specs.Spec) ([]string, error) {
 	if len(f.capAdd) == 0 && len(f.capDrop) == 0 {
-		return nil
+		return nil, nil
 	}
 	if spec.Process.Capabilities == nil {
 		spec.Process.Capabilities = &specs.LinuxCapabilities{}
@@ -454,11 +462,11 @@ func (f *runFlags) applyCaps(spec *specs.Spec) error {
 	}
 	add, err := names(f.capAdd)
 	if err != nil {
-		return fmt.Errorf("--cap-add: %w", err)
+		return nil, fmt.Errorf("--cap-add: %w", err)
 	}
 	drop, err := names(f.capDrop)
 	if err != nil {
-		return fmt.Errorf("--cap-drop: %w", err)
+		return nil, fmt.Errorf("--cap-drop: %w", err)
 	}
 	for _, s := range sets {
 		for _, n := range add {
@@ -468,7 +476,7 @@ func (f *runFlags) applyCaps(spec *specs.Spec) error {
 		}
 		*s = slices.DeleteFunc(*s, func(n string) bool { return slices.Contains(drop, n) })
 	}
-	return nil
+	return slices.DeleteFunc(add, func(n string) bool { return slices.Contains(drop, n) }), nil
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -354,6 +354,9 @@ func TestStatuses(t *testing.T) {
 			}
 			r := sandbox(t, c.args...)
 			want(t, r, c.code, c.status)
+			if c.name == "path-not-found" && !strings.Contains(r.stderr, "execve no-such-command-anywhere in $PATH (/usr/local/sbin:") {
+				t.Errorf("the error names the last directory searched, not the command and $PATH: %s", r)
+			}
 			if r.rec != nil && r.rec.Status != "setup-error" && r.rec.WallTime <= 0 {
 				t.Errorf("wall_time %v", r.rec.WallTime)
 			}
@@ -639,6 +642,36 @@ func TestNamespaceCapsWarning(t *testing.T) {
 	}
 	if r := sandbox(t, "--cap-add", "CHOWN", "--", "true"); r.code != 0 || r.stderr != "" {
 		t.Errorf("--cap-add CHOWN: %s", r)
+	}
+}
+
+// TestCapAddOpensSyscalls: a capability granted by name opens, in the
+// default seccomp profile, the syscalls it exists for when they stay
+// inside the sandbox (chroot; tracing the sandbox's own processes, never
+// pid 1, which shares sandbox run's memory), and sandbox run names those
+// it leaves refused.
+func TestCapAddOpensSyscalls(t *testing.T) {
+	testutil.RequireRoot(t)
+	chk := checker(t)
+	for _, c := range []struct {
+		caps []string
+		cmd  string
+		out  string
+	}{
+		{nil, "/checker syscall chroot /", "EPERM\n"},
+		{[]string{"--cap-add", "SYS_CHROOT"}, "/checker syscall chroot /", "ok\n"},
+		{[]string{"--cap-add", "SYS_CHROOT", "--cap-drop", "SYS_CHROOT"}, "/checker syscall chroot /", "EPERM\n"},
+		{nil, "sleep 5 & /checker syscall ptrace-attach $!; kill $!", "EPERM\n"},
+		{[]string{"--cap-add", "SYS_PTRACE"}, "sleep 5 & /checker syscall ptrace-attach $!; /checker syscall ptrace-attach 1; kill -9 $!", "ok\nEPERM\n"},
+	} {
+		args := append(append(append([]string{}, chk...), c.caps...), "--", "sh", "-c", c.cmd)
+		if r := sandbox(t, args...); r.code != 0 || r.stdout != c.out || r.stderr != "" {
+			t.Errorf("%v %q: want %q; got %s", c.caps, c.cmd, c.out, r)
+		}
+	}
+	r := sandbox(t, append(chk, "--cap-add", "SYS_ADMIN", "--", "/checker", "syscall", "mount-tmpfs", "/tmp")...)
+	if r.stdout != "EPERM\n" || !strings.Contains(r.stderr, "CAP_SYS_ADMIN: the default seccomp profile still refuses mount,") {
+		t.Errorf("--cap-add SYS_ADMIN: want mount refused and named; got %s", r)
 	}
 }
 
