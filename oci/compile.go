@@ -435,8 +435,11 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // emitExec execs args[0]: directly when it holds a slash, else through
 // each $PATH directory of the command's environment in turn, inside the
-// new root (execvp semantics: ENOENT and EACCES fall through to the next
-// directory).
+// new root. As with execvp, ENOENT and EACCES pass the search on to the
+// next directory; unlike execvp, any other error (ENOTDIR of a $PATH entry
+// that is a file, for one) ends it (a step jumps on at most two errnos),
+// and the error reported is the last directory's, even when an earlier one
+// answered EACCES.
 func emitExec(b *spawn.Builder, p *specs.Process, execPath string) {
 	arg0 := p.Args[0]
 	if execPath != "" {
