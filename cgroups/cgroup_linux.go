@@ -19,8 +19,8 @@ import (
 // is read once, by New.
 type Config struct {
 	// Name is the sandbox's directory name, the same in every hierarchy.
-	// Empty: a unique "<pid>-<n>" is chosen, and another one when a
-	// leftover directory has it. A given Name that exists is an error.
+	// Empty: a unique "<pid namespace>-<pid>-<n>" is chosen (see Sweep),
+	// and another one when a leftover directory has it. A given Name that exists is an error.
 	Name string
 
 	// Parent is where sandbox cgroups live: a slash-separated path relative
@@ -126,7 +126,7 @@ func New(cfg Config) (*Cgroup, error) {
 	for attempt := 0; ; attempt++ {
 		name := cfg.Name
 		if name == "" {
-			name = fmt.Sprintf("%d-%d", os.Getpid(), nameSeq.Add(1))
+			name = autoName(nameSeq.Add(1))
 		}
 		c, err := create(l, &cfg, p, parent, name)
 		if errors.Is(err, errRetry) && attempt < 8 && (cfg.Name == "" || !errors.Is(err, unix.EEXIST)) {

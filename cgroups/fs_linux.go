@@ -145,6 +145,8 @@ func (l *Layout) rmdir(dir string, retry bool) error {
 			return nil
 		case err == unix.EINTR:
 			continue
+		case err == unix.EBUSY && retry && i == 0 && l.rmdirChildren(dir):
+			continue // cgroups the sandbox made inside its own are gone now
 		case err == unix.EBUSY && retry && i < rmdirRetries:
 			time.Sleep(delay)
 			delay = min(2*delay, 100*time.Millisecond)
@@ -152,6 +154,26 @@ func (l *Layout) rmdir(dir string, retry bool) error {
 		}
 		return fileError("rmdir", dir, "", err)
 	}
+}
+
+// rmdirChildren removes the cgroups below dir, deepest first: those a
+// sandbox allowed to manage its own cgroup made inside it, which keep
+// dir busy. Their processes are already dead or dying (the sandbox's tree
+// was killed), so each is retried like a leaf. It reports whether dir had
+// any.
+func (l *Layout) rmdirChildren(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	found := false
+	for _, e := range ents {
+		if e.IsDir() {
+			found = true
+			l.rmdir(filepath.Join(dir, e.Name()), true) // its own children first, on EBUSY
+		}
+	}
+	return found
 }
 
 // rmdirRetries bounds rmdir's retries on EBUSY: about 5 s in all.

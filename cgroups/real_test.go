@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -339,7 +340,7 @@ func TestSweep(t *testing.T) {
 	dead.wait(t)
 	deadPid := dead.p.Pid
 
-	orphan, err := New(Config{Layout: l, Parent: parent, Name: fmt.Sprintf("%d-1", deadPid)})
+	orphan, err := New(Config{Layout: l, Parent: parent, Name: fmt.Sprintf("%d-%d-1", pidNamespace(), deadPid)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,6 +349,20 @@ func TestSweep(t *testing.T) {
 	orphan.closeFiles() // the supervisor is gone: only the directories remain
 	orphan.mu.Unlock()
 	live := mustNew(t, Config{Layout: l, Parent: parent})
+	// A sandbox made in another pid namespace, where the same pid may
+	// well run: Sweep cannot judge it and leaves it alone.
+	foreign, err := New(Config{Layout: l, Parent: parent, Name: fmt.Sprintf("%d-%d-1", pidNamespace()+1, deadPid)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := startChecker(t, foreign, nil, "sleep", "1h")
+	defer func() {
+		foreign.Kill()
+		fs.wait(t)
+		if err := foreign.Destroy(); err != nil {
+			t.Error(err)
+		}
+	}()
 
 	names, err := Sweep(l, parent)
 	if err != nil {
@@ -364,9 +379,37 @@ func TestSweep(t *testing.T) {
 			t.Errorf("%s remains", d)
 		}
 	}
-	for _, d := range live.Dirs() {
+	for _, d := range append(live.Dirs(), foreign.Dirs()...) {
 		if _, err := os.Stat(d); err != nil {
 			t.Errorf("a live sandbox's %s was removed", d)
+		}
+	}
+	if procs, err := foreign.Pids(); err != nil || len(procs) != 1 {
+		t.Errorf("the foreign sandbox's processes: %v, %v; want its sleeper", procs, err)
+	}
+}
+
+// TestDestroyRemovesChildren: a command allowed to manage its cgroup made
+// cgroups inside it; Destroy removes them with it.
+func TestDestroyRemovesChildren(t *testing.T) {
+	l := hostLayout(t, "")
+	parent := testParent()
+	leakCheck(t, l, parent)
+	c := mustNew(t, Config{Layout: l, Parent: parent})
+	dirs := c.Dirs()
+	for _, d := range dirs {
+		for _, sub := range []string{"a", "a/b", "c"} {
+			if err := os.Mkdir(filepath.Join(d, sub), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := c.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("%s remains", d)
 		}
 	}
 }

@@ -2,24 +2,47 @@ package cgroups
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
-// autoCreator parses New's automatic names, "<creator pid>-<n>", and
-// returns the creator's pid.
+// autoName is New's automatic name for its n-th cgroup:
+// "<pid namespace>-<creator pid>-<n>". A pid means something only in its
+// pid namespace, so Sweep judges only names made in its own.
+func autoName(n uint64) string {
+	return fmt.Sprintf("%d-%d-%d", pidNamespace(), os.Getpid(), n)
+}
+
+// pidNamespace is the inode number of this process's pid namespace, or 0
+// when /proc does not say.
+var pidNamespace = sync.OnceValue(func() uint64 {
+	var st unix.Stat_t
+	if unix.Stat("/proc/self/ns/pid", &st) != nil {
+		return 0
+	}
+	return st.Ino
+})
+
+// autoCreator parses New's automatic names and returns the creator's pid
+// when it was made in this process's pid namespace.
 func autoCreator(name string) (int, bool) {
-	pid, n, ok := strings.Cut(name, "-")
-	if !ok || !allDigits(pid) || !allDigits(n) {
+	parts := strings.Split(name, "-")
+	if len(parts) != 3 || !allDigits(parts[0]) || !allDigits(parts[1]) || !allDigits(parts[2]) {
 		return 0, false
 	}
-	v, err := strconv.Atoi(pid)
+	ns, err := strconv.ParseUint(parts[0], 10, 64)
+	if err != nil || ns == 0 || ns != pidNamespace() {
+		return 0, false
+	}
+	v, err := strconv.Atoi(parts[1])
 	return v, err == nil
 }
 
@@ -37,11 +60,12 @@ func allDigits(s string) bool {
 
 // Sweep removes the sandbox cgroups a dead process left behind under
 // parent (as in Config.Parent; "" is the default): directories with New's
-// automatic names whose creator no longer runs — a supervisor that was
-// SIGKILLed before its Destroy. Their processes are killed first, as
-// Destroy does. It returns the names it removed. Cgroups with names given
-// in Config.Name, and those whose creator's pid is in use again, are left
-// alone.
+// automatic names, made in this pid namespace, whose creator no longer
+// runs — a supervisor that was SIGKILLed before its Destroy. Their
+// processes are killed first, as Destroy does. It returns the names it
+// removed. Cgroups with names given in Config.Name, those made in another
+// pid namespace (whose pids mean nothing here), and those whose creator's
+// pid is in use again, are left alone.
 func Sweep(l *Layout, parent string) ([]string, error) {
 	if l == nil {
 		var err error
