@@ -384,6 +384,9 @@ func (l *Limits) validate() error {
 	if l.Memory > 0 && l.Memory < 1<<20 {
 		errs = append(errs, fmt.Errorf("sandbox: memory limit %d bytes: at least 1 MiB", l.Memory))
 	}
+	if l.Pids > cgroups.MaxPids {
+		errs = append(errs, fmt.Errorf("sandbox: pids limit %d: at most %d (the kernel's limit on pids)", l.Pids, cgroups.MaxPids))
+	}
 	return errors.Join(errs...)
 }
 
@@ -404,6 +407,11 @@ func (c *Cmd) makeCgroup() error {
 		res.MemorySwapMax = cgroups.NoSwap
 	}
 	cg, err := cgroups.New(cgroups.Config{Resources: res, BestEffort: true})
+	if err != nil && errors.Is(err, unix.EINVAL) {
+		// The kernel refused a value: a bad limit, not a host without
+		// cgroups, which BestEffort would note and go on.
+		return fmt.Errorf("sandbox: cgroup: %w", err)
+	}
 	if err != nil {
 		for _, lim := range requestedCgroupLimits(l) {
 			c.unenf = append(c.unenf, fmt.Sprintf("%s: no usable cgroup: %v", lim, err))

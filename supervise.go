@@ -286,10 +286,15 @@ func (c *Cmd) killTree() {
 	}
 	// Without a cgroup, pid 1 ends the tree and reaps it, so that the
 	// tree's CPU time is counted; SIGKILL follows if it has not exited
-	// soon (it may be stopped).
-	if c.proc.KillTree() == nil {
-		time.AfterFunc(killTreeGrace, func() { c.proc.Kill() })
+	// soon (it may be stopped). When the request cannot be queued at once
+	// (the command, which may share pid 1's ids, lowered its
+	// RLIMIT_SIGPENDING), SIGKILL goes now: no limit may depend on what
+	// the command leaves of pid 1.
+	if c.proc.KillTree() != nil {
+		c.proc.Kill()
+		return
 	}
+	time.AfterFunc(killTreeGrace, func() { c.proc.Kill() })
 }
 
 // killTreeGrace is how long pid 1 has to end the tree before SIGKILL.

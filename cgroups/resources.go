@@ -49,6 +49,10 @@ const NoSwap = -1
 const DefaultCPUPeriod = 100 * time.Millisecond
 
 // Validate reports every invalid field.
+// MaxPids is the largest PidsMax: the kernel's PID_MAX_LIMIT, beyond which
+// pids.max refuses a number.
+const MaxPids = 4 << 20
+
 func (r *Resources) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("cgroups: "+format, a...)) }
@@ -61,8 +65,8 @@ func (r *Resources) Validate() error {
 	if r.MemorySwapMax != 0 && r.MemoryMax == 0 {
 		bad("MemorySwapMax needs MemoryMax")
 	}
-	if r.PidsMax < 0 {
-		bad("PidsMax %d: negative", r.PidsMax)
+	if r.PidsMax < 0 || r.PidsMax > MaxPids {
+		bad("PidsMax %d: must be between 0 and %d", r.PidsMax, MaxPids)
 	}
 	if r.CPUPeriod != 0 && (r.CPUPeriod < time.Millisecond || r.CPUPeriod > time.Second) {
 		bad("CPUPeriod %v: must be between 1ms and 1s", r.CPUPeriod)

@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	sandbox "github.com/gosandbox/sandbox"
+	"github.com/gosandbox/sandbox/cgroups"
 	"github.com/gosandbox/sandbox/creds"
 	"github.com/gosandbox/sandbox/seccomp"
 	"github.com/gosandbox/sandbox/spawn"
@@ -89,12 +90,20 @@ func (d *durationFlag) Set(v string) error {
 		if math.IsNaN(s) || s < 0 || s > maxSeconds {
 			return fmt.Errorf("%q: want seconds from 0 to %.0f", v, maxSeconds)
 		}
-		*d = durationFlag(s * float64(time.Second))
+		t := time.Duration(s * float64(time.Second))
+		if s > 0 && t < time.Microsecond {
+			// 0 means no limit: a tiny limit must not become none.
+			return fmt.Errorf("%q: want 0 (no limit) or at least a microsecond", v)
+		}
+		*d = durationFlag(t)
 		return nil
 	}
 	t, err := time.ParseDuration(v)
 	if err != nil || t < 0 {
 		return fmt.Errorf("%q: want seconds (1.5) or a duration (1500ms)", v)
+	}
+	if t > 0 && t < time.Microsecond {
+		return fmt.Errorf("%q: want 0 (no limit) or at least a microsecond", v)
 	}
 	*d = durationFlag(t)
 	return nil
@@ -271,8 +280,8 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	if f.chdir != "" && !filepath.IsAbs(f.chdir) {
 		errs = append(errs, fmt.Errorf("--chdir %s: not an absolute path", f.chdir))
 	}
-	if f.pids < 0 {
-		errs = append(errs, fmt.Errorf("--pids %d: must not be negative", f.pids))
+	if f.pids < 0 || f.pids > cgroups.MaxPids {
+		errs = append(errs, fmt.Errorf("--pids %d: must be between 0 (no limit) and %d", f.pids, cgroups.MaxPids))
 	}
 	added, err := f.applyCaps(spec)
 	if err != nil {

@@ -196,6 +196,12 @@ func openStatus(path string) (*statusFile, error) {
 		}
 		return nil, err
 	}
+	// An earlier run's record must not outlive this run: were sandbox run
+	// killed before it writes, a reader would take it for this one's.
+	if err := f.Truncate(0); err != nil {
+		f.Close()
+		return nil, err
+	}
 	return &statusFile{f: f}, nil
 }
 

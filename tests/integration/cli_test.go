@@ -451,6 +451,22 @@ func TestStatusRecordNotRedirected(t *testing.T) {
 	}
 	intact("planted link")
 
+	// An earlier record does not survive into a run that never writes
+	// its own (sandbox run killed): the file is emptied at open.
+	os.Remove(status)
+	if err := os.WriteFile(status, []byte(`{"status":"ok","stale":1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tag := "44" + strconv.Itoa(os.Getpid())
+	cmd := exec.Command(sandboxBin(t), "run", "--status-json", status, "--", "sleep", tag)
+	startUntil(t, cmd, tag)
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitGone(t, tag)
+	if b, err := os.ReadFile(status); err != nil || len(b) != 0 {
+		t.Errorf("after sandbox run was killed, the record holds %q (%v), want it empty", b, err)
+	}
+
 	// A FIFO in its place: refused at once instead of blocking.
 	os.Remove(status)
 	if err := unix.Mkfifo(status, 0o666); err != nil {
@@ -539,7 +555,10 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--time", "inf", "--", "true"}, "-time"},
 		{[]string{"--time", "NaN", "--", "true"}, "-time"},
 		{[]string{"--wall-time", "1e300", "--", "true"}, "-wall-time"},
-		{[]string{"--pids", "-3", "--", "true"}, "--pids -3"},
+		{[]string{"--pids", "-3", "--", "true"}, "--pids -3: must be between"},
+		{[]string{"--pids", "99999999999", "--memory", "64m", "--", "true"}, "--pids 99999999999: must be between 0 (no limit) and 4194304"}, // was: every cgroup limit dropped
+		{[]string{"--time", "1e-12", "--", "true"}, "at least a microsecond"},                                          // was: rounded to 0, no limit
+		{[]string{"--wall-time", "1ns", "--", "true"}, "at least a microsecond"},
 		{[]string{"--chdir", "relative", "--", "true"}, "--chdir relative"},
 		{[]string{"--no-such-flag", "--", "true"}, "no-such-flag"},
 		{[]string{"--"}, "no command"},
@@ -914,6 +933,10 @@ func TestUnprivilegedLimits(t *testing.T) {
 	}
 	// The limits that need no cgroup still hold.
 	r = sandbox(t, "--wall-time", "0.3", "--", "sleep", "30")
+	want(t, r, 137, "wall-limit")
+	// Even when the command, which shares pid 1's ids here, leaves pid 1
+	// no room to queue the request to end the tree.
+	r = sandbox(t, "--wall-time", "0.5", "--", "sh", "-c", "prlimit --pid 1 --sigpending=0:0; sleep 30")
 	want(t, r, 137, "wall-limit")
 	r = sandbox(t, "--output-limit", "100", "--", "yes")
 	want(t, r, 137, "output-limit")
