@@ -557,7 +557,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--wall-time", "1e300", "--", "true"}, "-wall-time"},
 		{[]string{"--pids", "-3", "--", "true"}, "--pids -3: must be between"},
 		{[]string{"--pids", "99999999999", "--memory", "64m", "--", "true"}, "--pids 99999999999: must be between 0 (no limit) and 4194304"}, // was: every cgroup limit dropped
-		{[]string{"--time", "1e-12", "--", "true"}, "at least a microsecond"},                                          // was: rounded to 0, no limit
+		{[]string{"--time", "1e-12", "--", "true"}, "at least a microsecond"},                                                                // was: rounded to 0, no limit
 		{[]string{"--wall-time", "1ns", "--", "true"}, "at least a microsecond"},
 		{[]string{"--chdir", "relative", "--", "true"}, "--chdir relative"},
 		{[]string{"--no-such-flag", "--", "true"}, "no-such-flag"},
