@@ -29,19 +29,21 @@ func saveTTYs() []savedTTY {
 }
 
 // restoreTTYs puts back the settings saveTTYs recorded where the command
-// changed them. sandbox run may be a background job by then, which
-// changing its own terminal would stop (SIGTTOU): the signal is ignored
-// first, as the command has exited and nothing else is spawned.
+// changed them, and restarts output the command may have suspended
+// (tcflow TCOOFF: every later write to the terminal, the caller's shell's
+// included, would block). sandbox run may be a background job by then,
+// which changing its own terminal would stop (SIGTTOU): the signal is
+// ignored first, as the command has exited and nothing else is spawned.
 func restoreTTYs(saved []savedTTY) {
-	ignored := false
+	if len(saved) == 0 {
+		return
+	}
+	signal.Ignore(unix.SIGTTOU)
 	for _, s := range saved {
+		unix.IoctlSetInt(s.fd, unix.TCXONC, unix.TCOON)
 		t, err := unix.IoctlGetTermios(s.fd, unix.TCGETS)
 		if err != nil || *t == s.t {
 			continue
-		}
-		if !ignored {
-			signal.Ignore(unix.SIGTTOU)
-			ignored = true
 		}
 		unix.IoctlSetTermios(s.fd, unix.TCSETS, &s.t)
 	}

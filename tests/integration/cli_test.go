@@ -979,6 +979,26 @@ func TestTerminalRestored(t *testing.T) {
 	if *after != *before {
 		t.Errorf("terminal settings after the run %+v, want %+v", after, before)
 	}
+
+	// Output the command suspended (tcflow TCOOFF) is restarted: the
+	// caller's next write must not block.
+	cmd = exec.Command(sandboxBin(t), append(append([]string{"run"}, checker(t)...), "--", "/checker", "syscall", "ioctl", "0", strconv.Itoa(unix.TCXONC), strconv.Itoa(unix.TCOOFF))...)
+	cmd.Stdin = pts
+	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "ok\n" {
+		t.Fatalf("TCOOFF: %v: %q", err, out)
+	}
+	wrote := make(chan error, 1)
+	go func() { _, err := pts.Write([]byte("x")); wrote <- err }()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Errorf("write after the run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("the caller's terminal is still suspended after the run")
+		unix.IoctlSetInt(int(pts.Fd()), unix.TCXONC, unix.TCOON)
+		<-wrote
+	}
 }
 
 // TestOutputLimitStdin: with --output-limit, a terminal or a socket on
