@@ -311,6 +311,20 @@ func (p *Plan) EmitUser(b *spawn.Builder, scratch int) {
 		return
 	}
 	if p.opts.UsernsLast {
+		// Create it as the host ids its root maps to, not as the caller:
+		// the kernel charges what the namespace's processes hold (pending
+		// signals, inotify instances, message queues) to the namespace's
+		// owner as well, and a sandbox owned by host root would eat the
+		// quotas of root's own daemons.
+		uid, uok := p.ToHost(0, false)
+		gid, gok := p.ToHost(0, true)
+		if uok && gok && uid != 0 {
+			b.Call(spawn.Call{Nr: unix.SYS_SETGROUPS, Args: []spawn.Arg{spawn.Imm(0), spawn.Null}, Op: "setgroups", Target: "[] before the user namespace"})
+			b.Call(spawn.Call{Nr: unix.SYS_SETRESGID, Args: []spawn.Arg{spawn.Imm(gid), spawn.Imm(gid), spawn.Imm(gid)},
+				Op: "setresgid", Target: fmt.Sprintf("%d, the owner of the user namespace", gid)})
+			b.Call(spawn.Call{Nr: unix.SYS_SETRESUID, Args: []spawn.Arg{spawn.Imm(uid), spawn.Imm(uid), spawn.Imm(uid)},
+				Op: "setresuid", Target: fmt.Sprintf("%d, the owner of the user namespace", uid)})
+		}
 		b.Call(spawn.Call{Nr: unix.SYS_UNSHARE, Args: []spawn.Arg{spawn.Imm(unix.CLONE_NEWUSER)},
 			Op: "unshare", Target: "user namespace"})
 	}

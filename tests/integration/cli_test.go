@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -691,6 +692,36 @@ func TestCapAddOpensSyscalls(t *testing.T) {
 	r := sandbox(t, append(chk, "--cap-add", "SYS_ADMIN", "--", "/checker", "syscall", "mount-tmpfs", "/tmp")...)
 	if r.stdout != "EPERM\n" || !strings.Contains(r.stderr, "CAP_SYS_ADMIN: the default seccomp profile still refuses mount,") {
 		t.Errorf("--cap-add SYS_ADMIN: want mount refused and named; got %s", r)
+	}
+}
+
+// TestUserNamespaceOwner: a root caller's sandbox enters its user
+// namespace last, and creates it as the host ids that namespace's root
+// maps to: the kernel charges what the sandbox holds (pending signals,
+// inotify instances, message queues) to the namespace's owner too, which
+// must not be host root.
+func TestUserNamespaceOwner(t *testing.T) {
+	testutil.RequireRoot(t)
+	tag := "45" + strconv.Itoa(os.Getpid())
+	cmd := exec.Command(sandboxBin(t), "run", "--", "sleep", tag)
+	startUntil(t, cmd, tag)
+	defer func() { cmd.Process.Kill(); cmd.Wait(); waitGone(t, tag) }()
+	pids := pidsWith(tag)
+	if len(pids) != 1 {
+		t.Fatalf("processes running sleep %s: %v", tag, pids)
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", pids[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const nsGetOwnerUID = 0xb704 // _IO(0xb7, 0x4)
+	var owner uint32
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), nsGetOwnerUID, uintptr(unsafe.Pointer(&owner))); e != 0 {
+		t.Fatal(e)
+	}
+	if owner != 100000 {
+		t.Errorf("the sandbox's user namespace is owned by host uid %d, want 100000 (what its root maps to)", owner)
 	}
 }
 
