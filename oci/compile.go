@@ -246,6 +246,11 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 		if opts.Pdeathsig != 0 {
 			b.Pdeathsig(opts.Pdeathsig)
 		}
+		// pid 1 leaves the caller's session: a session is an autogroup,
+		// whose niceness anyone with pid 1's ids may set through
+		// /proc/1/autogroup, and the caller's shell must not be slowed
+		// from inside.
+		b.Setsid()
 		b.Reaper()
 		c.reaper = true
 	}

@@ -725,6 +725,25 @@ func TestUserNamespaceOwner(t *testing.T) {
 	}
 }
 
+// TestCallerSessionUntouched: pid 1 shares the caller's ids when the caller
+// is unprivileged, so the command may write /proc/1/autogroup; pid 1 is in
+// a session of its own, so that reaches no process of the caller's.
+func TestCallerSessionUntouched(t *testing.T) {
+	testutil.RequireUserNS(t)
+	before, err := os.ReadFile("/proc/self/autogroup")
+	if err != nil {
+		t.Logf("no autogroups on this host (%v): nothing to reach", err)
+		return
+	}
+	r := sandbox(t, "--", "sh", "-c", "echo 19 >/proc/1/autogroup; cat /proc/1/autogroup")
+	if r.code != 0 && os.Geteuid() != 0 {
+		t.Errorf("as an unprivileged caller the write should succeed, on pid 1's own autogroup: %s", r)
+	}
+	if after, _ := os.ReadFile("/proc/self/autogroup"); string(after) != string(before) {
+		t.Errorf("the caller's autogroup became %q (was %q)", after, before)
+	}
+}
+
 // TestDieWithParent: with --die-with-parent, the death of the process that
 // started sandbox run (a shell, killed with SIGKILL) ends the sandbox;
 // without it, sandbox run and its command outlive that shell.
