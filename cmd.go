@@ -440,7 +440,7 @@ func requestedCgroupLimits(l Limits) []string {
 		out = append(out, "pids")
 	}
 	if l.CPUTime > 0 {
-		out = append(out, "cpu time of the whole tree (each process still has RLIMIT_CPU)")
+		out = append(out, "cpu time of the whole tree (each process still has RLIMIT_CPU, in whole seconds rounded up)")
 	}
 	return out
 }

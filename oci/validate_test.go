@@ -30,6 +30,7 @@ func TestValidationListsEveryError(t *testing.T) {
 		specs.Mount{Destination: "/remount", Type: "tmpfs", Options: []string{"remount"}},
 		specs.Mount{Destination: "/notype"},
 		specs.Mount{Destination: "/missing", Type: "bind", Source: "/nonexistent/source"},
+		specs.Mount{Destination: "/", Type: "tmpfs"},
 	)
 	s.Process.User.UID = 70000
 	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_BOGUS"}}
@@ -59,6 +60,7 @@ func TestValidationListsEveryError(t *testing.T) {
 		`.options: option "remount"`,
 		`.type: required for a mount that is not a bind mount`,
 		`.source: stat /nonexistent/source: no such file or directory`,
+		`.destination: / is the sandbox's root, which root.path chooses`,
 		`process.user.uid: 70000 is not mapped in linux.uidMappings`,
 		`process.capabilities.bounding[0]: unknown capability "CAP_BOGUS"`,
 		`process.rlimits[1].type: unknown resource "RLIMIT_BOGUS"`,

@@ -156,6 +156,10 @@ func Compile(spec *specs.Spec, opts Options) (*Plan, error) {
 			bad("%s.destination: %q is not absolute", field, m.Destination)
 			continue
 		}
+		if path.Clean(m.Destination) == "/" {
+			bad("%s.destination: / is the sandbox's root, which root.path chooses", field)
+			continue
+		}
 		if strings.Contains(m.Destination, "\x00") || strings.Contains(m.Source, "\x00") {
 			bad("%s: NUL in a path", field)
 			continue

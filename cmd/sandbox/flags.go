@@ -360,6 +360,18 @@ func specWarnings(spec *specs.Spec, seccompUnset bool) []string {
 	if len(missing) > 0 {
 		w = append(w, fmt.Sprintf("--spec: the command shares the host's %s namespace(s)", strings.Join(missing, ", ")))
 	}
+	if spec.Linux != nil && have[specs.UserNamespace] {
+		for _, m := range []struct {
+			field string
+			maps  []specs.LinuxIDMapping
+		}{{"linux.uidMappings", spec.Linux.UIDMappings}, {"linux.gidMappings", spec.Linux.GIDMappings}} {
+			for i, e := range m.maps {
+				if e.HostID == 0 && e.Size > 0 {
+					w = append(w, fmt.Sprintf("--spec: %s[%d] maps id %d to the host's root: the sandbox runs as host root", m.field, i, e.ContainerID))
+				}
+			}
+		}
+	}
 	if seccompUnset && (spec.Linux == nil || spec.Linux.Seccomp == nil) {
 		w = append(w, "--spec: no seccomp profile (--seccomp default adds the default one)")
 	}

@@ -260,6 +260,17 @@ func TestSpecAndPrintSpec(t *testing.T) {
 			t.Errorf("no warning with %q: %s", w, r)
 		}
 	}
+	// A map onto the host's root is named (root may write such maps).
+	if os.Geteuid() == 0 {
+		m := []any{map[string]any{"containerID": 0, "hostID": 0, "size": 1}}
+		lx["uidMappings"], lx["gidMappings"] = m, m
+		b, _ = json.Marshal(spec)
+		os.WriteFile(path, b, 0o644)
+		out, _ = exec.Command(sandboxBin(t), "explain", "--spec", path, "--", "/bin/true").Output()
+		if !bytes.Contains(out, []byte("linux.uidMappings[0] maps id 0 to the host's root")) {
+			t.Errorf("explain of a spec mapping the host's root does not say so:\n%s", out)
+		}
+	}
 	// root.path beside the tmpfs-root annotation: one of them would be
 	// ignored, so the spec is refused.
 	spec["root"] = map[string]any{"path": t.TempDir()}
