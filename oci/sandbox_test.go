@@ -146,6 +146,9 @@ func TestDefaultSandboxDenials(t *testing.T) {
 		{[]string{"syscall", "chroot", "/tmp"}, []string{"EPERM"}},
 		{[]string{"syscall", "ptrace-attach", "1"}, []string{"EPERM"}},
 		{[]string{"syscall", "setuid", "1000"}, []string{"EPERM", "EINVAL"}},
+		// The host's device events (a root caller's network namespace
+		// belongs to the host's user namespace, which receives them).
+		{[]string{"syscall", "raw", strconv.Itoa(unix.SYS_SOCKET), strconv.Itoa(unix.AF_NETLINK), strconv.Itoa(unix.SOCK_RAW), strconv.Itoa(unix.NETLINK_KOBJECT_UEVENT)}, []string{"EPROTONOSUPPORT"}},
 		{[]string{"ls", "/root"}, []string{"error ENOENT"}},
 		{[]string{"ls", "/home"}, []string{"error ENOENT"}},
 		{[]string{"ls", "/var"}, []string{"error ENOENT"}},

@@ -42,7 +42,9 @@ import (
 //     for good (its line discipline, which may load a kernel module; its
 //     exclusive mode), all EIO, compared on the low 32 bits of the
 //     command, as the kernel reads it: 0x100005412 is TIOCSTI too;
-//   - socket(AF_VSOCK) and socket(AF_ALG) (EAFNOSUPPORT);
+//   - socket(AF_VSOCK) and socket(AF_ALG) (EAFNOSUPPORT), and netlink's
+//     NETLINK_KOBJECT_UEVENT, the host's device events
+//     (EPROTONOSUPPORT);
 //   - NUMA policy (mbind, set_mempolicy, migrate_pages, move_pages) and
 //     memfd_secret.
 //
@@ -62,6 +64,7 @@ func buildDefaultProfile() *specs.LinuxSeccomp {
 	enosys := uint(unix.ENOSYS)
 	eio := uint(unix.EIO)
 	eafnosupport := uint(unix.EAFNOSUPPORT)
+	eprotonosupport := uint(unix.EPROTONOSUPPORT)
 	allow := specs.ActAllow
 	p := &specs.LinuxSeccomp{
 		DefaultAction:   specs.ActErrno,
@@ -114,6 +117,14 @@ func buildDefaultProfile() *specs.LinuxSeccomp {
 				Args: []specs.LinuxSeccompArg{{Index: 0, Value: 0xffffffff, ValueTwo: unix.AF_VSOCK, Op: specs.OpMaskedEqual}}},
 			{Names: []string{"socket"}, Action: specs.ActErrno, ErrnoRet: &eafnosupport,
 				Args: []specs.LinuxSeccompArg{{Index: 0, Value: 0xffffffff, ValueTwo: unix.AF_ALG, Op: specs.OpMaskedEqual}}},
+			// The kernel's device events (NETLINK_KOBJECT_UEVENT): a root
+			// caller's network namespace belongs to the host's user
+			// namespace, which receives the host's hotplug events.
+			{Names: []string{"socket"}, Action: specs.ActErrno, ErrnoRet: &eprotonosupport,
+				Args: []specs.LinuxSeccompArg{
+					{Index: 0, Value: 0xffffffff, ValueTwo: unix.AF_NETLINK, Op: specs.OpMaskedEqual},
+					{Index: 2, Value: 0xffffffff, ValueTwo: unix.NETLINK_KOBJECT_UEVENT, Op: specs.OpMaskedEqual},
+				}},
 			{Names: []string{"socket"}, Action: allow,
 				Args: []specs.LinuxSeccompArg{{Index: 0, Value: 0, Op: specs.OpGreaterEqual}}},
 		},

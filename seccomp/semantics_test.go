@@ -33,11 +33,12 @@ func checkDecisions(t *testing.T, f *Filter, table []decision) {
 func TestDefaultProfileDecisions(t *testing.T) {
 	f := mustCompile(t, DefaultProfile())
 	const (
-		eperm   = "ERRNO(EPERM)"
-		enosys  = "ERRNO(ENOSYS)"
-		eio     = "ERRNO(EIO)"
-		eafnosp = "ERRNO(EAFNOSUPPORT)"
-		allow   = "ALLOW"
+		eperm      = "ERRNO(EPERM)"
+		enosys     = "ERRNO(ENOSYS)"
+		eio        = "ERRNO(EIO)"
+		eafnosp    = "ERRNO(EAFNOSUPPORT)"
+		eprotonosp = "ERRNO(EPROTONOSUPPORT)"
+		allow      = "ALLOW"
 	)
 	s := func(nr uintptr, args ...uint64) *seccompData { return sys(t, nr, args...) }
 	table := []decision{
@@ -138,6 +139,11 @@ func TestDefaultProfileDecisions(t *testing.T) {
 		{"socket(AF_VSOCK)", s(unix.SYS_SOCKET, unix.AF_VSOCK), eafnosp},
 		{"socket(AF_VSOCK|1<<32)", s(unix.SYS_SOCKET, 0x100000000|unix.AF_VSOCK), eafnosp},
 		{"socket(AF_ALG)", s(unix.SYS_SOCKET, unix.AF_ALG), eafnosp},
+		// netlink, but not the host's device events.
+		{"socket(AF_NETLINK, ROUTE)", s(unix.SYS_SOCKET, unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE), allow},
+		{"socket(AF_NETLINK, KOBJECT_UEVENT)", s(unix.SYS_SOCKET, unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_KOBJECT_UEVENT), eprotonosp},
+		{"socket(AF_NETLINK|1<<32, KOBJECT_UEVENT|1<<32)", s(unix.SYS_SOCKET, 1<<32|unix.AF_NETLINK, unix.SOCK_DGRAM, 1<<32|unix.NETLINK_KOBJECT_UEVENT), eprotonosp},
+		{"socket(AF_INET, 15)", s(unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_RAW, 15), allow},
 
 		// Newer than the profile: ENOSYS, so libraries fall back.
 		{"fchmodat2 (452)", s(452), enosys},
