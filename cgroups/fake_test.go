@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -424,5 +425,44 @@ func TestFakeEvacuate(t *testing.T) {
 	}
 	if err := l.Evacuate("a/b"); err == nil {
 		t.Error("Evacuate accepted a path")
+	}
+}
+
+// TestFakeEvacuateFor: a process alone in a delegated cgroup2 cgroup whose
+// children lack the controllers a limit needs moves itself into a leaf;
+// otherwise it stays.
+func TestFakeEvacuateFor(t *testing.T) {
+	pid := strconv.Itoa(os.Getpid())
+	for _, c := range []struct {
+		name           string
+		procs, subtree string
+		res            Resources
+		want           bool
+	}{
+		{"alone, pids needed", pid + "\n", "", Resources{PidsMax: 10}, true},
+		{"alone, memory needed", pid + "\n", "pids", Resources{MemoryMax: 64 << 20}, true},
+		{"already enabled", pid + "\n", "memory pids", Resources{PidsMax: 10}, false},
+		{"nothing needed", pid + "\n", "", Resources{}, false},
+		{"not alone", pid + "\n1\n", "", Resources{PidsMax: 10}, false},
+		{"not there", "1\n", "", Resources{PidsMax: 10}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := fakeLayout(t, []string{"memory", "pids"})
+			own := l.V2.Dir()
+			writeString(t, own+"/cgroup.controllers", "memory pids\n")
+			writeString(t, own+"/cgroup.subtree_control", c.subtree+"\n")
+			writeString(t, own+"/cgroup.procs", c.procs)
+			moved, err := l.EvacuateFor(&c.res, "supervisor")
+			if err != nil || moved != c.want {
+				t.Fatalf("EvacuateFor: %v, %v; want %v", moved, err, c.want)
+			}
+			got, err := os.ReadFile(own + "/supervisor/cgroup.procs")
+			if c.want && (err != nil || strings.TrimSpace(string(got)) != pid) {
+				t.Errorf("supervisor/cgroup.procs %q (%v), want %s", got, err, pid)
+			}
+			if !c.want && err == nil {
+				t.Errorf("moved to supervisor: %q", got)
+			}
+		})
 	}
 }

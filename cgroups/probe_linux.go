@@ -229,6 +229,44 @@ func orDash(s string) string {
 	return s
 }
 
+// EvacuateFor calls Evacuate(leaf) when that is what lets New enforce r
+// below this process's own cgroup2 cgroup: the controllers r needs there
+// are available to it but not enabled for its children, and it holds no
+// process but this one, which the "no internal processes" rule then
+// forbids enabling them. That is a process started alone in a delegated
+// cgroup (systemd-run --scope -p Delegate=yes, a service with
+// Delegate=yes, a container's cgroup namespace): moved into leaf, its
+// sandboxes go below the delegated cgroup, within its accounting. It
+// reports whether it moved this process. l is left unchanged.
+func (l *Layout) EvacuateFor(r *Resources, leaf string) (bool, error) {
+	if l.V2 == nil || l.V2.Dir() == "" || l.V2.Dir() == l.V2.resolve("/") || writable(l.V2, l.V2.Dir()) != nil {
+		return false, nil
+	}
+	own := l.V2.Dir()
+	avail, err := readFile(own, "cgroup.controllers")
+	if err != nil {
+		return false, nil
+	}
+	enabled, err := readFile(own, "cgroup.subtree_control")
+	if err != nil {
+		return false, nil
+	}
+	p := place(l, r)
+	if !slices.ContainsFunc(r.controllers(), func(c string) bool {
+		return slices.Contains(p.v2ctrls, c) && slices.Contains(strings.Fields(string(avail)), c) &&
+			!slices.Contains(strings.Fields(string(enabled)), c)
+	}) {
+		return false, nil
+	}
+	if pids, err := readPids(own); err != nil || !slices.Equal(pids, []int{os.Getpid()}) {
+		return false, nil
+	}
+	if err := l.Evacuate(leaf); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // Evacuate moves this process (all its threads) from its cgroup2 cgroup
 // into a new child cgroup named leaf, so that its own cgroup holds no
 // process and may enable controllers for the sandbox subtree (the cgroup

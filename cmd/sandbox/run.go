@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	sandbox "github.com/gosandbox/sandbox"
+	"github.com/gosandbox/sandbox/cgroups"
 )
 
 func init() {
@@ -112,6 +113,7 @@ func runRun(args []string) int {
 		}
 	}
 	<-notified
+	evacuateForLimits(c.Limits)
 	ttys := saveTTYs()
 	var res *sandbox.Result
 	if err := c.Start(); err != nil {
@@ -233,4 +235,19 @@ func dieWithParent(ppid int) error {
 		return fmt.Errorf("the parent (pid %d) exited before sandbox run started", ppid)
 	}
 	return nil
+}
+
+// evacuateForLimits moves sandbox run into a leaf of its own cgroup2
+// cgroup when it was started alone in a delegated one (systemd-run --user
+// --scope -p Delegate=yes): cgroup v2 lets that cgroup give its children
+// the memory and pids controllers only while it holds no process. Where
+// that does not apply, or fails, the limits are listed unenforced as
+// before.
+func evacuateForLimits(l sandbox.Limits) {
+	if l.Memory == 0 && l.Pids == 0 {
+		return
+	}
+	if cl, err := cgroups.Detect(); err == nil {
+		cl.EvacuateFor(&cgroups.Resources{MemoryMax: l.Memory, PidsMax: l.Pids}, "supervisor")
+	}
 }
