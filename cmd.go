@@ -239,7 +239,7 @@ func (c *Cmd) Start() (err error) {
 	if err != nil {
 		return err
 	}
-	if err := c.makeCgroup(); err != nil {
+	if err := c.makeCgroup(hasReaper(spec)); err != nil {
 		return err
 	}
 	opts := oci.Options{Files: 3 + len(c.ExtraFiles)}
@@ -393,7 +393,7 @@ func (l *Limits) validate() error {
 // makeCgroup creates the run's cgroup when a limit or the accounting
 // needs one. Without one (no cgroup hierarchy this caller may write), the
 // limits that need it are listed as unenforced.
-func (c *Cmd) makeCgroup() error {
+func (c *Cmd) makeCgroup(reaper bool) error {
 	l := c.Limits
 	needs := l.Memory > 0 || l.Pids > 0 || l.CPUTime > 0
 	if !needs {
@@ -406,7 +406,7 @@ func (c *Cmd) makeCgroup() error {
 	if l.Memory > 0 {
 		res.MemorySwapMax = cgroups.NoSwap
 	}
-	cg, err := cgroups.New(cgroups.Config{Resources: res, BestEffort: true})
+	cg, err := cgroups.New(cgroups.Config{Resources: res, BestEffort: true, Supervisor: reaper})
 	if err != nil && errors.Is(err, unix.EINVAL) {
 		// The kernel refused a value: a bad limit, not a host without
 		// cgroups, which BestEffort would note and go on.
@@ -469,6 +469,24 @@ func (c *Cmd) cleanup() {
 
 // newPidNS reports whether spec gives the command a pid namespace of its
 // own, whose end (with its pid 1) ends the whole tree.
+// hasReaper reports whether the sandbox's first process stays as a
+// pid-1 reaper (oci.AnnotationInit), or as the waiter that puts the
+// command into a joined pid namespace: it is not one of the command's
+// processes.
+func hasReaper(spec *specs.Spec) bool {
+	if spec.Annotations[oci.AnnotationInit] == "true" {
+		return true
+	}
+	if spec.Linux != nil {
+		for _, n := range spec.Linux.Namespaces {
+			if n.Type == specs.PIDNamespace && n.Path != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func newPidNS(spec *specs.Spec) bool {
 	if spec.Linux == nil {
 		return false

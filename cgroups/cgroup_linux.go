@@ -40,6 +40,13 @@ type Config struct {
 	// Resources are the limits.
 	Resources Resources
 
+	// Supervisor, when set, says the process that clone3 puts into the
+	// cgroup2 leaf (CLONE_INTO_CGROUP) stays there as the sandbox's
+	// supervisor, a pid-1 reaper, and is not one of the processes
+	// PidsMax counts: pids.max there allows one more. A v1 hierarchy is
+	// joined by the reaper's child, so it does not count there.
+	Supervisor bool
+
 	// BestEffort, when set, skips limits that cannot be applied (controller
 	// not mounted or not delegated, file missing in this kernel, no
 	// permission) and lists them in Cgroup.Unenforced; New then fails only
@@ -321,7 +328,11 @@ func create(l *Layout, cfg *Config, p placement, parent, name string) (_ *Cgroup
 	}
 	if c.v2 != nil {
 		c.v2.ctrls = c.v2ctrls
-		for _, v := range cfg.Resources.v2Values() {
+		r := cfg.Resources
+		if cfg.Supervisor && r.PidsMax > 0 {
+			r.PidsMax++
+		}
+		for _, v := range r.v2Values() {
 			if !slices.Contains(c.v2ctrls, v.ctrl) {
 				continue
 			}

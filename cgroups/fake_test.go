@@ -466,3 +466,24 @@ func TestFakeEvacuateFor(t *testing.T) {
 		})
 	}
 }
+
+// TestFakeSupervisorPids: a supervisor cloned into the cgroup2 leaf is not
+// one of the sandbox's processes, so pids.max there allows one more; a v1
+// hierarchy, joined by the supervisor's child, gets the limit as it is.
+func TestFakeSupervisorPids(t *testing.T) {
+	l := fakeLayout(t, []string{"memory", "pids"})
+	c, err := New(Config{Layout: l, Name: "v2", Supervisor: true, Resources: Resources{PidsMax: 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Destroy()
+	checkFiles(t, c.Dirs()[0], map[string]string{"pids.max": "9"})
+
+	h := fakeLayout(t, []string{}, "pids")
+	c, err = New(Config{Layout: h, Name: "v1", Supervisor: true, Resources: Resources{PidsMax: 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Destroy()
+	checkFiles(t, filepath.Join(filepath.Dir(h.V2.Mount), "pids", "own/sandbox/v1"), map[string]string{"pids.max": "8"})
+}
