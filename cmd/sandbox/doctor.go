@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -45,6 +47,9 @@ func runDoctor(args []string) int {
 		fix: "Linux 5.12 or newer (clone3, close_range, openat2, mount_setattr, pidfds)"})
 	euid := os.Geteuid()
 	add(check{name: "privilege", ok: true, detail: map[bool]string{true: "root: ids map to host 100000+, namespaces set up before the user namespace", false: fmt.Sprintf("uid %d: user namespace maps only your own ids; limits need a delegated cgroup", euid)}[euid == 0]})
+	if euid == 0 {
+		add(idRangeCheck("/etc/subuid", "/etc/subgid"))
+	}
 
 	add(probeUserNS())
 	add(syscallCheck("clone3", unix.SYS_CLONE3, true, "Linux 5.3"))
@@ -203,4 +208,43 @@ func landlockCheck() check {
 	default:
 		return check{name: "landlock", detail: "missing (" + unix.ErrnoName(e) + ")", fix: "Linux 5.13 with CONFIG_SECURITY_LANDLOCK (optional)"}
 	}
+}
+
+// idRangeCheck reports whether the host ids a root caller's sandboxes run
+// as (sandbox.DefaultHostIDBase and the 65536 after it) are also some
+// user's subordinate ids, which useradd hands out from 100000 up: that
+// user's own user namespaces (rootless containers, podman unshare) could
+// then own what the sandboxes write and signal their processes.
+func idRangeCheck(files ...string) check {
+	c := check{name: "id range", ok: true}
+	lo, hi := uint64(sandbox.DefaultHostIDBase), uint64(sandbox.DefaultHostIDBase)+65536
+	var users []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			parts := strings.Split(strings.TrimSpace(line), ":")
+			if len(parts) != 3 {
+				continue
+			}
+			start, err1 := strconv.ParseUint(parts[1], 10, 32)
+			count, err2 := strconv.ParseUint(parts[2], 10, 32)
+			if err1 != nil || err2 != nil || start >= hi || start+count <= lo {
+				continue
+			}
+			if u := parts[0] + " (" + f + ")"; !slices.Contains(users, u) {
+				users = append(users, u)
+			}
+		}
+	}
+	c.detail = fmt.Sprintf("sandboxes run as host ids %d-%d, which no user's subordinate ids overlap", lo, hi-1)
+	if len(users) > 0 {
+		c.ok = false
+		c.detail = fmt.Sprintf("host ids %d-%d, which sandboxes run as, are also subordinate ids of %s: that user's user namespaces can own what sandboxes write and signal their processes",
+			lo, hi-1, strings.Join(users, ", "))
+		c.fix = "give those users other subordinate ranges (usermod --del-subuids/--add-subuids, --del-subgids/--add-subgids)"
+	}
+	return c
 }
