@@ -240,6 +240,7 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 	}
 	c := &Compiled{ns: nsPlan, usernsLast: usernsLast, Warnings: warnings, filter: filter, opts: opts}
 	b := spawn.NewBuilder(files)
+	b.Grow(sandboxSteps)
 	b.CloneFlags(nsPlan.CloneFlags())
 	nsPlan.EmitJoins(b)
 	if reaper {
@@ -434,6 +435,10 @@ func checkTopLevel(spec *specs.Spec, warnings *[]string) []error {
 	}
 	return errs
 }
+
+// sandboxSteps is about how many steps a sandbox's program has (the
+// default sandbox's has 440): Compile reserves room for them at once.
+const sandboxSteps = 512
 
 // defaultPath is searched when process.env has no PATH, as runc does.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -128,6 +129,14 @@ func NewBuilder(numFiles int) *Builder {
 	b.Raw(Step{Nr: OpCloseFds}, StepInfo{"close_range", "descriptors outside the keep-set"})
 	b.Raw(Step{Nr: OpDupFds}, StepInfo{"dup3", "descriptor layout"})
 	return b
+}
+
+// Grow reserves room for n more steps, so that a compiler that knows
+// roughly how long its program will be allocates it once instead of
+// doubling it step by step (in a fresh process every new page is a fault).
+func (b *Builder) Grow(n int) {
+	b.steps = slices.Grow(b.steps, n)
+	b.info = slices.Grow(b.info, n)
 }
 
 // maxFiles bounds the descriptors a command may receive.
