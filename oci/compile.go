@@ -198,9 +198,20 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 	// A reaper is pid 1 of a new pid namespace, or the waiter that puts
 	// the command in a joined one.
 	reaper := init || (nsPlan != nil && nsPlan.JoinsPid())
-	if credPlan != nil && reaper && parentDumpable() {
-		if err := reaperReach(credPlan); err != nil {
-			errs = append(errs, err)
+	if credPlan != nil && reaper {
+		switch {
+		case parentDumpable():
+			if err := reaperReach(credPlan, "an unprivileged caller's sandbox with a pid-1 reaper",
+				"run as root, where the caller's memory is out of the sandbox's reach, or leave it out"); err != nil {
+				errs = append(errs, err)
+			}
+		case nsPlan == nil || !nsPlan.NewUser():
+			// Held in the host's user namespace (or one joined), it
+			// reaches the reaper whatever its memory's dumpable flag.
+			if err := reaperReach(credPlan, "a sandbox with a pid-1 reaper and no user namespace of its own",
+				"give the sandbox a new user namespace, or leave it out"); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	var filter *seccomp.Filter
@@ -323,13 +334,16 @@ var parentDumpable = spawn.ParentDumpable
 // reaper's capabilities, which are all of them: either way CAP_SYS_PTRACE.
 // Writing there runs code in the caller, outside every namespace, seccomp
 // filter and limit.
-func reaperReach(p *creds.Plan) error {
+//
+// The same holds, whoever the caller, for a command that keeps
+// CAP_SYS_PTRACE in the reaper's own user namespace: one without a new user
+// namespace.
+func reaperReach(p *creds.Plan, which, fix string) error {
 	if p.MayHold()&(1<<unix.CAP_SYS_PTRACE) == 0 {
 		return nil
 	}
-	return errors.New("process.capabilities: CAP_SYS_PTRACE is refused for an unprivileged caller's sandbox with a pid-1 reaper: " +
-		"the reaper shares the caller's memory, which the command could then write through /proc/1/mem " +
-		"(run as root, where the caller's memory is out of the sandbox's reach, or leave it out)")
+	return fmt.Errorf("process.capabilities: CAP_SYS_PTRACE is refused for %s: "+
+		"the reaper shares the caller's memory, which the command could then write through /proc/1/mem (%s)", which, fix)
 }
 
 // nsBoundCaps warns about capabilities that act on the network, mount, uts

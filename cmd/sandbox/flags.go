@@ -302,7 +302,12 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 		spec.Linux.Seccomp = seccomp.DefaultProfile()
 		// Capabilities asked for by name open the syscalls they exist
 		// for, where those stay inside the sandbox; the rest are named.
-		for _, w := range seccomp.GrantCaps(spec.Linux.Seccomp, added, !spawn.ParentDumpable()) {
+		// Tracing stays away from pid 1, which shares this process's
+		// memory, only for a root caller (the memory is not dumpable) and
+		// a new user namespace (the capability held there, not in the
+		// host's); oci.Compile refuses CAP_SYS_PTRACE otherwise.
+		ptraceSafe := !spawn.ParentDumpable() && newUserNS(spec)
+		for _, w := range seccomp.GrantCaps(spec.Linux.Seccomp, added, ptraceSafe) {
 			f.warnings = append(f.warnings, "--cap-add "+w)
 		}
 	case "unconfined":
@@ -504,4 +509,17 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// newUserNS reports whether spec creates a user namespace of its own.
+func newUserNS(spec *specs.Spec) bool {
+	if spec.Linux == nil {
+		return false
+	}
+	for _, n := range spec.Linux.Namespaces {
+		if n.Type == specs.UserNamespace && n.Path == "" {
+			return true
+		}
+	}
+	return false
 }
