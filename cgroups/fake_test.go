@@ -487,3 +487,28 @@ func TestFakeSupervisorPids(t *testing.T) {
 	defer c.Destroy()
 	checkFiles(t, filepath.Join(filepath.Dir(h.V2.Mount), "pids", "own/sandbox/v1"), map[string]string{"pids.max": "8"})
 }
+
+// TestDetectSinceEvacuation: once Evacuate moved this process into a leaf,
+// a layout detected anew (as New and Sweep do without one) still names the
+// cgroup it left, where its sandboxes belong.
+func TestDetectSinceEvacuation(t *testing.T) {
+	evacuation.Lock()
+	from, to := evacuation.from, evacuation.to
+	evacuation.from, evacuation.to = "/user.slice/run.scope", "/user.slice/run.scope/supervisor"
+	evacuation.Unlock()
+	defer func() {
+		evacuation.Lock()
+		evacuation.from, evacuation.to = from, to
+		evacuation.Unlock()
+	}()
+	l := &Layout{V2: &Hierarchy{Version: 2, Mount: "/sys/fs/cgroup", Root: "/", Path: "/user.slice/run.scope/supervisor"}}
+	l.sinceEvacuation()
+	if l.V2.Path != "/user.slice/run.scope" {
+		t.Errorf("after the evacuation the layout names %s", l.V2.Path)
+	}
+	other := &Layout{V2: &Hierarchy{Version: 2, Mount: "/sys/fs/cgroup", Root: "/", Path: "/elsewhere"}}
+	other.sinceEvacuation()
+	if other.V2.Path != "/elsewhere" {
+		t.Errorf("an unrelated layout moved to %s", other.V2.Path)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Mode is how the host mounts cgroups.
@@ -133,8 +134,27 @@ func Detect() (*Layout, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.sinceEvacuation()
 	l.readV2Controllers()
 	return l, nil
+}
+
+// evacuation records where Evacuate moved this process from and to, in
+// the cgroup2 hierarchy.
+var evacuation struct {
+	sync.Mutex
+	from, to string
+}
+
+// sinceEvacuation makes a layout detected after Evacuate describe the
+// cgroup this process left, which is where its sandboxes belong: the leaf
+// it now sits in holds a process, so it cannot give children controllers.
+func (l *Layout) sinceEvacuation() {
+	evacuation.Lock()
+	defer evacuation.Unlock()
+	if l.V2 != nil && evacuation.to != "" && l.V2.Path == evacuation.to {
+		l.V2.Path = evacuation.from
+	}
 }
 
 // readV2Controllers fills V2.Controllers from cgroup.controllers of this

@@ -3,6 +3,7 @@ package cgroups
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -235,9 +236,9 @@ func orDash(s string) string {
 // process but this one, which the "no internal processes" rule then
 // forbids enabling them. That is a process started alone in a delegated
 // cgroup (systemd-run --scope -p Delegate=yes, a service with
-// Delegate=yes, a container's cgroup namespace): moved into leaf, its
-// sandboxes go below the delegated cgroup, within its accounting. It
-// reports whether it moved this process. l is left unchanged.
+// Delegate=yes): moved into leaf, its sandboxes go below the delegated
+// cgroup, within its accounting. It reports whether it moved this
+// process. l is left unchanged (see Evacuate).
 func (l *Layout) EvacuateFor(r *Resources, leaf string) (bool, error) {
 	if l.V2 == nil || l.V2.Dir() == "" || l.V2.Dir() == l.V2.resolve("/") || writable(l.V2, l.V2.Dir()) != nil {
 		return false, nil
@@ -274,8 +275,9 @@ func (l *Layout) EvacuateFor(r *Resources, leaf string) (bool, error) {
 // systemd's Delegate=yes must do before using its cgroup. It helps only
 // when no other process remains in the cgroup.
 //
-// l is left unchanged: keep using it for New, so that sandboxes go below
-// the delegated cgroup rather than below leaf.
+// l is left unchanged, and Detect (so New and Sweep without a Layout)
+// goes on describing the cgroup this process left: sandboxes go below the
+// delegated cgroup rather than below leaf.
 func (l *Layout) Evacuate(leaf string) error {
 	if l.V2 == nil || l.V2.Dir() == "" {
 		return fmt.Errorf("cgroups: evacuate: no usable cgroup2 hierarchy")
@@ -287,5 +289,13 @@ func (l *Layout) Evacuate(leaf string) error {
 	if _, err := mkdir(dir); err != nil {
 		return err
 	}
-	return l.writeFile(dir, "cgroup.procs", fmt.Sprint(os.Getpid()))
+	if err := l.writeFile(dir, "cgroup.procs", fmt.Sprint(os.Getpid())); err != nil {
+		return err
+	}
+	if !l.fake {
+		evacuation.Lock()
+		evacuation.from, evacuation.to = l.V2.Path, path.Join(l.V2.Path, leaf)
+		evacuation.Unlock()
+	}
+	return nil
 }
