@@ -13,6 +13,7 @@
 package namespaces
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -316,14 +317,29 @@ func (p *Plan) EmitUser(b *spawn.Builder, scratch int) {
 		// signals, inotify instances, message queues) to the namespace's
 		// owner as well, and a sandbox owned by host root would eat the
 		// quotas of root's own daemons.
+		// CAP_SYS_ADMIN is kept across the switch: kernels that restrict
+		// user namespaces to privileged creators (Debian's
+		// kernel.unprivileged_userns_clone=0, Ubuntu's AppArmor
+		// restriction) look for it at the unshare.
 		uid, uok := p.ToHost(0, false)
 		gid, gok := p.ToHost(0, true)
 		if uok && gok && uid != 0 {
+			b.Call(spawn.Call{Nr: unix.SYS_PRCTL, Args: []spawn.Arg{spawn.Imm(unix.PR_SET_KEEPCAPS), spawn.Imm(1)},
+				Op: "prctl PR_SET_KEEPCAPS", Target: "keep CAP_SYS_ADMIN for the unshare"})
 			b.Call(spawn.Call{Nr: unix.SYS_SETGROUPS, Args: []spawn.Arg{spawn.Imm(0), spawn.Null}, Op: "setgroups", Target: "[] before the user namespace"})
 			b.Call(spawn.Call{Nr: unix.SYS_SETRESGID, Args: []spawn.Arg{spawn.Imm(gid), spawn.Imm(gid), spawn.Imm(gid)},
 				Op: "setresgid", Target: fmt.Sprintf("%d, the owner of the user namespace", gid)})
 			b.Call(spawn.Call{Nr: unix.SYS_SETRESUID, Args: []spawn.Arg{spawn.Imm(uid), spawn.Imm(uid), spawn.Imm(uid)},
 				Op: "setresuid", Target: fmt.Sprintf("%d, the owner of the user namespace", uid)})
+			var buf [32]byte
+			binary.NativeEndian.PutUint32(buf[0:], unix.LINUX_CAPABILITY_VERSION_3)
+			binary.NativeEndian.PutUint32(buf[8:], 1<<unix.CAP_SYS_ADMIN)  // effective
+			binary.NativeEndian.PutUint32(buf[12:], 1<<unix.CAP_SYS_ADMIN) // permitted
+			hdr, data := b.Bytes(buf[:8], 8), b.Bytes(buf[8:], 8)
+			b.Name(hdr, "&{v3, pid 0}")
+			b.Name(data, "&{eff=CAP_SYS_ADMIN perm=CAP_SYS_ADMIN inh=0}")
+			b.Call(spawn.Call{Nr: unix.SYS_CAPSET, Args: []spawn.Arg{hdr.Arg(), data.Arg()},
+				Op: "capset", Target: "CAP_SYS_ADMIN only, for the unshare"})
 		}
 		b.Call(spawn.Call{Nr: unix.SYS_UNSHARE, Args: []spawn.Arg{spawn.Imm(unix.CLONE_NEWUSER)},
 			Op: "unshare", Target: "user namespace"})
