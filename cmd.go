@@ -467,8 +467,6 @@ func (c *Cmd) cleanup() {
 	c.pending, c.stdinW = nil, nil
 }
 
-// newPidNS reports whether spec gives the command a pid namespace of its
-// own, whose end (with its pid 1) ends the whole tree.
 // hasReaper reports whether the sandbox's first process stays as a
 // pid-1 reaper (oci.AnnotationInit), or as the waiter that puts the
 // command into a joined pid namespace: it is not one of the command's
@@ -487,6 +485,8 @@ func hasReaper(spec *specs.Spec) bool {
 	return false
 }
 
+// newPidNS reports whether spec gives the command a pid namespace of its
+// own, whose end (with its pid 1) ends the whole tree.
 func newPidNS(spec *specs.Spec) bool {
 	if spec.Linux == nil {
 		return false

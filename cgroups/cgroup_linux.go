@@ -329,7 +329,7 @@ func create(l *Layout, cfg *Config, p placement, parent, name string) (_ *Cgroup
 	if c.v2 != nil {
 		c.v2.ctrls = c.v2ctrls
 		r := cfg.Resources
-		if cfg.Supervisor && r.PidsMax > 0 {
+		if cfg.Supervisor && r.PidsMax > 0 && r.PidsMax < MaxPids {
 			r.PidsMax++
 		}
 		for _, v := range r.v2Values() {

@@ -93,6 +93,26 @@ func readPids(dir string) ([]int, error) {
 	return pids, nil
 }
 
+// readTreePids lists the processes in dir and in the cgroups below it (a
+// sandbox allowed to manage its cgroup may have made some).
+func readTreePids(dir string) ([]int, error) {
+	pids, err := readPids(dir)
+	if err != nil {
+		return nil, err
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.IsDir() {
+			sub, err := readTreePids(filepath.Join(dir, e.Name()))
+			if err != nil {
+				return nil, err
+			}
+			pids = append(pids, sub...)
+		}
+	}
+	return pids, nil
+}
+
 // keyed returns the value of key in a flat keyed file ("key value" lines:
 // memory.events, cpu.stat, memory.oom_control, pids.events…).
 func keyed(b []byte, key string) (uint64, bool) {

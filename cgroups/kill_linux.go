@@ -70,7 +70,7 @@ func (c *Cgroup) freezeKill(n *node, file string) error {
 	deadline := time.Now().Add(killWait)
 	delay := time.Millisecond
 	for {
-		pids, err := readPids(n.dir)
+		pids, err := readTreePids(n.dir)
 		if err != nil || len(pids) == 0 {
 			return err
 		}
@@ -78,7 +78,7 @@ func (c *Cgroup) freezeKill(n *node, file string) error {
 			if err := c.freeze(n, file, true); err != nil && !errors.Is(err, unix.ENOENT) {
 				return err
 			}
-			if pids, err = readPids(n.dir); err != nil {
+			if pids, err = readTreePids(n.dir); err != nil {
 				return err
 			}
 		}

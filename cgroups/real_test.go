@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gosandbox/sandbox/internal/testutil"
 	"golang.org/x/sys/unix"
@@ -412,4 +414,54 @@ func TestDestroyRemovesChildren(t *testing.T) {
 			t.Errorf("%s remains", d)
 		}
 	}
+}
+
+// TestFreezeKillDescendants: the kill without cgroup.kill (v1 freezer, or
+// signalling alone) reaches processes a sandbox moved into cgroups below
+// its own.
+func TestFreezeKillDescendants(t *testing.T) {
+	l := hostLayout(t, "")
+	c := mustNew(t, Config{Layout: l})
+	n := c.v1Node("freezer")
+	file := "freezer.state"
+	if n == nil {
+		n, file = c.v2, "cgroup.freeze"
+	}
+	if n == nil {
+		testutil.SkipAlways(t, "no freezer here")
+	}
+	s := startChecker(t, c, nil, "sleep", "1h")
+	child := filepath.Join(n.dir, "child")
+	if err := os.Mkdir(child, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(child, "cgroup.procs"), []byte(strconv.Itoa(s.p.Pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.freezeKill(n, file); err != nil {
+		t.Fatal(err)
+	}
+	// Killed means gone at once: give it a moment, then look.
+	deadline := time.Now().Add(5 * time.Second)
+	for unix.Kill(s.p.Pid, 0) == nil && procState(s.p.Pid) != "Z" && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := procState(s.p.Pid); st != "Z" && st != "" {
+		t.Fatalf("the process in a child cgroup is still running (state %s) after the kill", st)
+	}
+	if st := s.wait(t); st.Exited() {
+		t.Errorf("the process in a child cgroup ended with %v, want killed", st)
+	}
+}
+
+// procState is the state letter of pid in /proc/PID/stat ("" when gone).
+func procState(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) {
+		return string(b[i+2])
+	}
+	return ""
 }

@@ -48,11 +48,11 @@ const NoSwap = -1
 // DefaultCPUPeriod is the period used when Resources.CPUPeriod is zero.
 const DefaultCPUPeriod = 100 * time.Millisecond
 
-// Validate reports every invalid field.
 // MaxPids is the largest PidsMax: the kernel's PID_MAX_LIMIT, beyond which
 // pids.max refuses a number.
 const MaxPids = 4 << 20
 
+// Validate reports every invalid field.
 func (r *Resources) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("cgroups: "+format, a...)) }
