@@ -85,7 +85,10 @@ type Cmd struct {
 	// instead of running with it listed in Result.Unenforced.
 	Strict bool
 	// DieWithParent kills the sandbox when the thread that started it
-	// exits (PR_SET_PDEATHSIG on its pid-1 reaper).
+	// exits (PR_SET_PDEATHSIG on its pid-1 reaper). Without it a sandbox
+	// outlives a program that dies without canceling it: the sandbox is
+	// in sessions of its own, so a terminal's Ctrl-C or a kill of the
+	// program's process group does not reach it either.
 	DieWithParent bool
 
 	// Cancel is called when the context of CommandContext is done; nil

@@ -48,7 +48,7 @@ func runDoctor(args []string) int {
 	euid := os.Geteuid()
 	add(check{name: "privilege", ok: true, detail: map[bool]string{true: "root: ids map to host 100000+, namespaces set up before the user namespace", false: fmt.Sprintf("uid %d: user namespace maps only your own ids; limits need a delegated cgroup", euid)}[euid == 0]})
 	if euid == 0 {
-		add(idRangeCheck("/etc/subuid", "/etc/subgid"))
+		add(idRangeCheck("/etc/passwd", "/etc/subuid", "/etc/subgid"))
 	}
 
 	add(probeUserNS())
@@ -214,8 +214,10 @@ func landlockCheck() check {
 // as (sandbox.DefaultHostIDBase and the 65536 after it) are also some
 // user's subordinate ids, which useradd hands out from 100000 up: that
 // user's own user namespaces (rootless containers, podman unshare) could
-// then own what the sandboxes write and signal their processes.
-func idRangeCheck(files ...string) check {
+// then own what the sandboxes write and signal their processes. An
+// account whose uid is in the range is reported too (from /etc/passwd
+// only: NSS and sssd are not asked).
+func idRangeCheck(passwd string, files ...string) check {
 	c := check{name: "id range", ok: true}
 	lo, hi := uint64(sandbox.DefaultHostIDBase), uint64(sandbox.DefaultHostIDBase)+65536
 	var users []string
@@ -239,10 +241,23 @@ func idRangeCheck(files ...string) check {
 			}
 		}
 	}
-	c.detail = fmt.Sprintf("sandboxes run as host ids %d-%d, which no user's subordinate ids overlap", lo, hi-1)
+	// An account whose own uid falls in the range owns the sandboxes'
+	// processes outright.
+	if b, err := os.ReadFile(passwd); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			parts := strings.Split(line, ":")
+			if len(parts) < 3 {
+				continue
+			}
+			if uid, err := strconv.ParseUint(parts[2], 10, 32); err == nil && uid >= lo && uid < hi {
+				users = append(users, fmt.Sprintf("%s (uid %d in %s)", parts[0], uid, passwd))
+			}
+		}
+	}
+	c.detail = fmt.Sprintf("sandboxes run as host ids %d-%d, which no account or subordinate range overlaps", lo, hi-1)
 	if len(users) > 0 {
 		c.ok = false
-		c.detail = fmt.Sprintf("host ids %d-%d, which sandboxes run as, are also subordinate ids of %s: that user's user namespaces can own what sandboxes write and signal their processes",
+		c.detail = fmt.Sprintf("host ids %d-%d, which sandboxes run as, also belong to %s: they can own what sandboxes write and signal their processes",
 			lo, hi-1, strings.Join(users, ", "))
 		c.fix = "give those users other subordinate ranges (usermod --del-subuids/--add-subuids, --del-subgids/--add-subgids)"
 	}
