@@ -19,7 +19,6 @@
 package creds
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -330,17 +329,8 @@ func (p *Plan) EmitIdentity(b *spawn.Builder) {
 	}
 	groups := p.user.AdditionalGids
 	b.Creds(spawn.Cred{Uid: uid, Gid: p.user.GID, Groups: groups, KeepGroups: !p.setgroups})
-	var buf [32]byte
-	binary.NativeEndian.PutUint32(buf[0:], unix.LINUX_CAPABILITY_VERSION_3)
-	for i, set := range []uint64{p.effective, p.permitted, p.inherit} {
-		binary.NativeEndian.PutUint32(buf[8+4*i:], uint32(set))
-		binary.NativeEndian.PutUint32(buf[20+4*i:], uint32(set>>32))
-	}
-	hdr := b.Bytes(buf[:8], 8)
-	data := b.Bytes(buf[8:], 8)
-	b.Name(hdr, "&{v3, pid 0}")
-	b.Name(data, fmt.Sprintf("&{eff=%#x perm=%#x inh=%#x}", p.effective, p.permitted, p.inherit))
-	b.Call(spawn.Call{Nr: unix.SYS_CAPSET, Args: []spawn.Arg{hdr.Arg(), data.Arg()}, Op: "capset", Target: setDesc(p.effective, p.permitted, p.inherit)})
+	b.Capset(p.effective, p.permitted, p.inherit, fmt.Sprintf("&{eff=%#x perm=%#x inh=%#x}", p.effective, p.permitted, p.inherit),
+		setDesc(p.effective, p.permitted, p.inherit))
 	b.Call(spawn.Call{Nr: unix.SYS_PRCTL, Args: []spawn.Arg{spawn.Imm(unix.PR_CAP_AMBIENT), spawn.Imm(unix.PR_CAP_AMBIENT_CLEAR_ALL), spawn.Imm(0), spawn.Imm(0), spawn.Imm(0)},
 		Op: "prctl PR_CAP_AMBIENT_CLEAR_ALL"})
 	sort.Ints(p.ambient)

@@ -13,7 +13,6 @@
 package namespaces
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -331,15 +330,8 @@ func (p *Plan) EmitUser(b *spawn.Builder, scratch int) {
 				Op: "setresgid", Target: fmt.Sprintf("%d, the owner of the user namespace", gid)})
 			b.Call(spawn.Call{Nr: unix.SYS_SETRESUID, Args: []spawn.Arg{spawn.Imm(uid), spawn.Imm(uid), spawn.Imm(uid)},
 				Op: "setresuid", Target: fmt.Sprintf("%d, the owner of the user namespace", uid)})
-			var buf [32]byte
-			binary.NativeEndian.PutUint32(buf[0:], unix.LINUX_CAPABILITY_VERSION_3)
-			binary.NativeEndian.PutUint32(buf[8:], 1<<unix.CAP_SYS_ADMIN)  // effective
-			binary.NativeEndian.PutUint32(buf[12:], 1<<unix.CAP_SYS_ADMIN) // permitted
-			hdr, data := b.Bytes(buf[:8], 8), b.Bytes(buf[8:], 8)
-			b.Name(hdr, "&{v3, pid 0}")
-			b.Name(data, "&{eff=CAP_SYS_ADMIN perm=CAP_SYS_ADMIN inh=0}")
-			b.Call(spawn.Call{Nr: unix.SYS_CAPSET, Args: []spawn.Arg{hdr.Arg(), data.Arg()},
-				Op: "capset", Target: "CAP_SYS_ADMIN only, for the unshare"})
+			b.Capset(1<<unix.CAP_SYS_ADMIN, 1<<unix.CAP_SYS_ADMIN, 0, "&{eff=CAP_SYS_ADMIN perm=CAP_SYS_ADMIN inh=0}",
+				"CAP_SYS_ADMIN only, for the unshare")
 		}
 		b.Call(spawn.Call{Nr: unix.SYS_UNSHARE, Args: []spawn.Arg{spawn.Imm(unix.CLONE_NEWUSER)},
 			Op: "unshare", Target: "user namespace"})

@@ -253,6 +253,22 @@ func (b *Builder) Pdeathsig(sig unix.Signal) {
 	}
 }
 
+// Capset sets the calling process's effective, permitted and inheritable
+// capability sets (capset(2), version 3). sets names the data for
+// String(); target says what the step is for.
+func (b *Builder) Capset(effective, permitted, inheritable uint64, sets, target string) {
+	var buf [32]byte
+	binary.NativeEndian.PutUint32(buf[0:], unix.LINUX_CAPABILITY_VERSION_3)
+	for i, set := range []uint64{effective, permitted, inheritable} {
+		binary.NativeEndian.PutUint32(buf[8+4*i:], uint32(set))
+		binary.NativeEndian.PutUint32(buf[20+4*i:], uint32(set>>32))
+	}
+	hdr, data := b.Bytes(buf[:8], 8), b.Bytes(buf[8:], 8)
+	b.Name(hdr, "&{v3, pid 0}")
+	b.Name(data, sets)
+	b.Call(Call{Nr: unix.SYS_CAPSET, Args: []Arg{hdr.Arg(), data.Arg()}, Op: "capset", Target: target})
+}
+
 // RestoreSigmask restores the signal mask the parent thread had; the child
 // ran with every signal blocked until here.
 func (b *Builder) RestoreSigmask() {
