@@ -33,13 +33,15 @@ func saveTTYs() []savedTTY {
 // (tcflow TCOOFF: every later write to the terminal, the caller's shell's
 // included, would block). sandbox run may be a background job by then,
 // which changing its own terminal would stop (SIGTTOU): the signal is
-// ignored first, as the command has exited and nothing else is spawned.
+// ignored first then (a round trip to the runtime's signal thread, so only
+// then), as the command has exited and nothing else is spawned.
 func restoreTTYs(saved []savedTTY) {
-	if len(saved) == 0 {
-		return
-	}
-	signal.Ignore(unix.SIGTTOU)
+	ignored := false
 	for _, s := range saved {
+		if pgrp, err := unix.IoctlGetInt(s.fd, unix.TIOCGPGRP); !ignored && (err != nil || pgrp != unix.Getpgrp()) {
+			signal.Ignore(unix.SIGTTOU)
+			ignored = true
+		}
 		unix.IoctlSetInt(s.fd, unix.TCXONC, unix.TCOON)
 		t, err := unix.IoctlGetTermios(s.fd, unix.TCGETS)
 		if err != nil || *t == s.t {
