@@ -120,6 +120,12 @@ func runRun(args []string) int {
 		fmt.Fprintln(os.Stderr, "sandbox run:", err)
 		res = c.Result
 	} else {
+		// pid 1 shares this process's memory, and an unprivileged
+		// caller's stays dumpable until now (its children wrote their id
+		// maps through /proc/self): the command, with pid 1's ids, could
+		// set this process's out-of-memory score or core dump filter
+		// through /proc/1. Nothing else is spawned from here on.
+		unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 		for _, u := range c.Unenforced() {
 			fmt.Fprintln(os.Stderr, "sandbox run: warning: not enforced:", u)
 		}
