@@ -244,18 +244,15 @@ func (l *Layout) EvacuateFor(r *Resources, leaf string) (bool, error) {
 		return false, nil
 	}
 	own := l.V2.Dir()
-	avail, err := readFile(own, "cgroup.controllers")
-	if err != nil {
-		return false, nil
-	}
 	enabled, err := readFile(own, "cgroup.subtree_control")
 	if err != nil {
 		return false, nil
 	}
+	// place's v2 controllers are those available in own (Detect read its
+	// cgroup.controllers) and not bound to a v1 hierarchy.
 	p := place(l, r)
 	if !slices.ContainsFunc(r.controllers(), func(c string) bool {
-		return slices.Contains(p.v2ctrls, c) && slices.Contains(strings.Fields(string(avail)), c) &&
-			!slices.Contains(strings.Fields(string(enabled)), c)
+		return slices.Contains(p.v2ctrls, c) && !slices.Contains(strings.Fields(string(enabled)), c)
 	}) {
 		return false, nil
 	}
