@@ -9,6 +9,7 @@ import (
 	"time"
 
 	sandbox "github.com/gosandbox/sandbox"
+	"github.com/gosandbox/sandbox/hostids"
 	"github.com/gosandbox/sandbox/spawn"
 )
 
@@ -50,4 +51,21 @@ func ExampleCommandContext() {
 	_, err := sandbox.CommandContext(ctx, "sh", "-c", "sleep 10 & sleep 10").Run()
 	fmt.Println(err)
 	// Output: context deadline exceeded
+}
+
+// A root caller's concurrent sandboxes each get host ids of their own:
+// none shares another's per-user quotas or files (sandbox run --host-ids
+// auto). The range is held until Release, once the sandbox is gone.
+func ExampleDefaultOptions_hostIDBase() {
+	r, err := hostids.DefaultPool().Reserve()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer r.Release()
+	c := sandbox.Command("id")
+	c.Spec = sandbox.DefaultSpec(sandbox.DefaultOptions{Args: c.Args, HostIDBase: r.Base})
+	c.SpecOwned = true
+	out, err := c.Output()
+	fmt.Printf("%s%v\n", out, err)
 }

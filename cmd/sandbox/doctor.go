@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -13,6 +12,7 @@ import (
 
 	sandbox "github.com/gosandbox/sandbox"
 	"github.com/gosandbox/sandbox/cgroups"
+	"github.com/gosandbox/sandbox/hostids"
 	"github.com/gosandbox/sandbox/seccomp"
 )
 
@@ -48,7 +48,7 @@ func runDoctor(args []string) int {
 	euid := os.Geteuid()
 	add(check{name: "privilege", ok: true, detail: map[bool]string{true: "root: ids map to host 100000+, namespaces set up before the user namespace", false: fmt.Sprintf("uid %d: user namespace maps only your own ids; limits need a delegated cgroup", euid)}[euid == 0]})
 	if euid == 0 {
-		add(idRangeCheck("/etc/passwd", "/etc/subuid", "/etc/subgid"))
+		add(idRangeCheck("/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid"))
 	}
 
 	add(probeUserNS())
@@ -211,55 +211,24 @@ func landlockCheck() check {
 }
 
 // idRangeCheck reports whether the host ids a root caller's sandboxes run
-// as (sandbox.DefaultHostIDBase and the 65536 after it) are also some
-// user's subordinate ids, which useradd hands out from 100000 up: that
-// user's own user namespaces (rootless containers, podman unshare) could
-// then own what the sandboxes write and signal their processes. An
-// account whose uid is in the range is reported too (from /etc/passwd
-// only: NSS and sssd are not asked).
-func idRangeCheck(passwd string, files ...string) check {
+// as by default (sandbox.DefaultHostIDBase and the 65536 after it) also
+// belong to an account or to some user's subordinate ids, which useradd
+// hands out from 100000 up: that user's own user namespaces (rootless
+// containers, podman unshare) could then own what the sandboxes write and
+// signal their processes. Only the files are read: NSS and sssd are not
+// asked.
+func idRangeCheck(passwd, group, subuid, subgid string) check {
 	c := check{name: "id range", ok: true}
-	lo, hi := uint64(sandbox.DefaultHostIDBase), uint64(sandbox.DefaultHostIDBase)+65536
-	var users []string
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			parts := strings.Split(strings.TrimSpace(line), ":")
-			if len(parts) != 3 {
-				continue
-			}
-			start, err1 := strconv.ParseUint(parts[1], 10, 32)
-			count, err2 := strconv.ParseUint(parts[2], 10, 32)
-			if err1 != nil || err2 != nil || start >= hi || start+count <= lo {
-				continue
-			}
-			if u := parts[0] + " (" + f + ")"; !slices.Contains(users, u) {
-				users = append(users, u)
-			}
-		}
-	}
-	// An account whose own uid falls in the range owns the sandboxes'
-	// processes outright.
-	if b, err := os.ReadFile(passwd); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			parts := strings.Split(line, ":")
-			if len(parts) < 3 {
-				continue
-			}
-			if uid, err := strconv.ParseUint(parts[2], 10, 32); err == nil && uid >= lo && uid < hi {
-				users = append(users, fmt.Sprintf("%s (uid %d in %s)", parts[0], uid, passwd))
-			}
-		}
-	}
-	c.detail = fmt.Sprintf("sandboxes run as host ids %d-%d, which no account or subordinate range overlaps", lo, hi-1)
-	if len(users) > 0 {
+	lo := uint64(sandbox.DefaultHostIDBase)
+	hi := lo + hostids.RangeSize
+	c.detail = fmt.Sprintf("sandboxes run as host ids %d-%d, which no account or subordinate range overlaps; all of them alike, unless --host-ids auto",
+		lo, hi-1)
+	if who := hostids.Conflicts(lo, hostids.RangeSize, passwd, group, subuid, subgid); len(who) > 0 {
 		c.ok = false
 		c.detail = fmt.Sprintf("host ids %d-%d, which sandboxes run as, also belong to %s: they can own what sandboxes write and signal their processes",
-			lo, hi-1, strings.Join(users, ", "))
-		c.fix = "give those users other subordinate ranges (usermod --del-subuids/--add-subuids, --del-subgids/--add-subgids)"
+			lo, hi-1, strings.Join(who, ", "))
+		c.fix = "run with --host-ids auto (a range of its own for each sandbox, from " + strconv.Itoa(hostids.DefaultFirst) +
+			" up), or give those users other ranges (usermod --del-subuids/--add-subuids, --del-subgids/--add-subgids)"
 	}
 	return c
 }

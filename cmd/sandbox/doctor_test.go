@@ -16,20 +16,26 @@ func TestIDRangeCheck(t *testing.T) {
 		}
 		return p
 	}
+	missing := filepath.Join(dir, "missing")
 	clear := write("clear", "bob:200000:65536\n# comment\nbroken line\ncarol:165536:65536\n")
 	passwd := write("passwd", "root:x:0:0::/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh\n")
-	if c := idRangeCheck(passwd, clear, filepath.Join(dir, "missing")); !c.ok {
+	group := write("group", "root:x:0:\nusers:x:100:\n")
+	if c := idRangeCheck(passwd, group, clear, missing); !c.ok {
 		t.Errorf("no overlap reported as %+v", c)
 	}
 	overlap := write("overlap", "alice:100000:65536\nbob:200000:65536\n")
 	edge := write("edge", "dave:34465:65536\n") // its last id is 100000
-	c := idRangeCheck(passwd, clear, overlap, edge)
+	c := idRangeCheck(passwd, group, overlap, edge)
 	if c.ok || !strings.Contains(c.detail, "alice ("+overlap+")") || strings.Contains(c.detail, "bob") ||
-		!strings.Contains(c.detail, "dave") || c.fix == "" {
+		!strings.Contains(c.detail, "dave") || !strings.Contains(c.fix, "--host-ids auto") {
 		t.Errorf("overlap: %+v", c)
 	}
 	owner := write("passwd2", "svc:x:100000:100000::/:/bin/false\n")
-	if c := idRangeCheck(owner, clear); c.ok || !strings.Contains(c.detail, "svc (uid 100000 in "+owner+")") {
+	if c := idRangeCheck(owner, group, clear, missing); c.ok || !strings.Contains(c.detail, "svc (id 100000 in "+owner+")") {
 		t.Errorf("an account in the range: %+v", c)
+	}
+	grp := write("group2", "build:x:165535:\n") // the range's last id
+	if c := idRangeCheck(passwd, grp, clear, missing); c.ok || !strings.Contains(c.detail, "build (id 165535 in "+grp+")") {
+		t.Errorf("a group in the range: %+v", c)
 	}
 }

@@ -37,6 +37,7 @@ func runExplain(args []string) int {
 		fmt.Fprintln(os.Stderr, "sandbox explain:", err)
 		return exitSetup
 	}
+	defer f.release()
 	spec, err := c.EffectiveSpec()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox explain:", err)

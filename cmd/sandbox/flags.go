@@ -19,6 +19,7 @@ import (
 	sandbox "github.com/gosandbox/sandbox"
 	"github.com/gosandbox/sandbox/cgroups"
 	"github.com/gosandbox/sandbox/creds"
+	"github.com/gosandbox/sandbox/hostids"
 	"github.com/gosandbox/sandbox/seccomp"
 	"github.com/gosandbox/sandbox/spawn"
 )
@@ -46,8 +47,46 @@ type runFlags struct {
 	nofile                uint64
 	dieWithParent, strict bool
 	statusJSON            string
+	hostIDs               hostIDsFlag
+
+	// hostRange is the range --host-ids auto reserved: held until the
+	// sandbox is gone (release), or until this process dies.
+	hostRange *hostids.Reservation
 
 	warnings []string // what the flags leave weaker than the default sandbox
+}
+
+// hostIDsFlag is --host-ids: "auto", or the first host id of the range.
+type hostIDsFlag struct {
+	auto bool
+	base uint32
+}
+
+// maxHostIDBase is the last base whose 65536 ids end below the kernel's
+// "no id" (2^32-1).
+const maxHostIDBase = math.MaxUint32 - hostids.RangeSize
+
+func (f *hostIDsFlag) String() string {
+	switch {
+	case f.auto:
+		return "auto"
+	case f.base != 0:
+		return strconv.FormatUint(uint64(f.base), 10)
+	}
+	return ""
+}
+
+func (f *hostIDsFlag) Set(v string) error {
+	if v == "auto" {
+		f.auto, f.base = true, 0
+		return nil
+	}
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil || n == 0 || n > maxHostIDBase {
+		return fmt.Errorf("%q: want auto, or a first host id from 1 to %d", v, maxHostIDBase)
+	}
+	f.auto, f.base = false, uint32(n)
+	return nil
 }
 
 type listFlag []string
@@ -168,10 +207,62 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.dieWithParent, "die-with-parent", false, "kill the sandbox when the process that started sandbox run dies (the sandbox always dies with sandbox run itself)")
 	fs.BoolVar(&f.strict, "strict", false, "refuse to run when a limit cannot be enforced on this host")
 	fs.StringVar(&f.statusJSON, "status-json", "", "write the result record as JSON to `PATH` (- for stderr)")
+	fs.Var(&f.hostIDs, "host-ids", "root caller: the host ids the sandbox's 65536 ids map to: `auto` (a range no other running sandbox holds) or the first id (default "+strconv.Itoa(sandbox.DefaultHostIDBase)+")")
 }
 
-// command builds the Cmd for argv from the flags.
+// command builds the Cmd for argv from the flags. With --host-ids auto it
+// reserves a range, which the caller releases (release) once the sandbox
+// is gone; a failed command holds none.
 func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
+	base, err := f.hostBase()
+	if err != nil {
+		return nil, err
+	}
+	c, err := f.buildCommand(argv, base)
+	if err != nil {
+		f.release()
+		return nil, err
+	}
+	return c, nil
+}
+
+// release gives back the range --host-ids auto reserved, if any.
+func (f *runFlags) release() {
+	f.hostRange.Release()
+	f.hostRange = nil
+}
+
+// hostBase is the first host id of the default sandbox's range: 0 for the
+// default, else what --host-ids names or reserves.
+func (f *runFlags) hostBase() (uint32, error) {
+	if !f.hostIDs.auto && f.hostIDs.base == 0 {
+		return 0, nil
+	}
+	if f.specPath != "" {
+		return 0, errors.New("--host-ids: not with --spec, whose linux.uidMappings and linux.gidMappings say where its ids go")
+	}
+	if os.Geteuid() != 0 {
+		return 0, errors.New("--host-ids: only for a root caller: an unprivileged caller's sandbox maps its own uid and gid alone")
+	}
+	if !f.hostIDs.auto {
+		pool := hostids.DefaultPool()
+		if who := hostids.Conflicts(uint64(f.hostIDs.base), hostids.RangeSize, pool.Passwd, pool.Group, pool.SubUID, pool.SubGID); len(who) > 0 {
+			f.warnings = append(f.warnings, fmt.Sprintf("--host-ids %d: host ids %d-%d also belong to %s: they can own what the sandbox writes and signal its processes",
+				f.hostIDs.base, f.hostIDs.base, uint64(f.hostIDs.base)+hostids.RangeSize-1, strings.Join(who, ", ")))
+		}
+		return f.hostIDs.base, nil
+	}
+	r, err := hostids.DefaultPool().Reserve()
+	if err != nil {
+		return 0, fmt.Errorf("--host-ids auto: %w", err)
+	}
+	f.hostRange = r
+	return r.Base, nil
+}
+
+// buildCommand is command, with the default sandbox's ids mapped from
+// hostBase (0: the default).
+func (f *runFlags) buildCommand(argv []string, hostBase uint32) (*sandbox.Cmd, error) {
 	var spec *specs.Spec
 	var errs []error
 	if f.specPath != "" {
@@ -198,7 +289,7 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 			})
 		}
 	} else {
-		spec = sandbox.DefaultSpec(sandbox.DefaultOptions{Args: argv, Hostname: f.hostname, ShareNet: f.shareNet})
+		spec = sandbox.DefaultSpec(sandbox.DefaultOptions{Args: argv, Hostname: f.hostname, ShareNet: f.shareNet, HostIDBase: hostBase})
 	}
 	if len(argv) == 0 && (spec.Process == nil || len(spec.Process.Args) == 0) {
 		return nil, errors.New("no command: sandbox run [flags] -- CMD [ARG…]")

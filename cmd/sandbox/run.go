@@ -79,6 +79,9 @@ func runRun(args []string) int {
 		fmt.Fprintln(os.Stderr, "sandbox run:", err)
 		return badFlags(err, f.statusJSON)
 	}
+	// The sandbox is gone when this returns: its pid 1 is reaped, and the
+	// pid namespace's other processes died with it.
+	defer f.release()
 	if f.printSpec {
 		spec, err := c.EffectiveSpec()
 		if err != nil {

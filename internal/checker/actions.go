@@ -120,6 +120,24 @@ func init() {
 		}
 		return nil
 	}
+	// inotify-hog D: take inotify instances until the kernel refuses one,
+	// print how many and why it refused, and hold them for D.
+	commands["inotify-hog"] = func(a []string) error {
+		d, err := time.ParseDuration(arg(a, 0, "1h"))
+		if err != nil {
+			return err
+		}
+		n := 0
+		for {
+			if _, err = unix.InotifyInit1(unix.IN_CLOEXEC); err != nil {
+				break
+			}
+			n++
+		}
+		fmt.Println(n, errnoName(err))
+		time.Sleep(d)
+		return nil
+	}
 	// daemon D: double-fork a sleeper that outlives us, print its pid.
 	commands["daemon"] = func(a []string) error {
 		c := exec.Command("/proc/self/exe", "sleep", arg(a, 0, "1h"))

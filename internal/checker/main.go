@@ -5,7 +5,7 @@
 //	checker probe              JSON report of identity, limits, fds, mounts…
 //	checker syscall NAME ARG…  try one syscall; print "ok" or the errno name
 //	checker exit N | sleep D | spin | alloc BYTES | cat FILE | write FILE DATA
-//	checker ls DIR | env | fork N | output BYTES | daemon D
+//	checker ls DIR | env | fork N | output BYTES | daemon D | inotify-hog D
 //
 // Every command prints one line (or one JSON document) on stdout and exits
 // 0 when it could run, whatever it observed.

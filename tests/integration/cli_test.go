@@ -6,6 +6,7 @@
 package integration
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -581,6 +582,10 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--bind", "/tmp:/x", "--ro-bind", "/usr:/x/", "--", "true"}, "already mounted by --bind /tmp:/x"},
 		{[]string{"--env", "=bar", "--", "true"}, "--env =bar"},
 		{[]string{"--ro-bind", "/tmp:/x:rw", "--", "true"}, "--ro-bind /tmp:/x:rw"},
+		{[]string{"--host-ids", "0", "--", "true"}, "-host-ids"},          // would map the sandbox's root to host root
+		{[]string{"--host-ids", "4294901760", "--", "true"}, "-host-ids"}, // its last id would be 2^32-1, the kernel's "no id"
+		{[]string{"--host-ids", "some", "--", "true"}, "-host-ids"},
+		{[]string{"--host-ids", "-1", "--", "true"}, "-host-ids"},
 	} {
 		r := sandbox(t, c.args...)
 		if r.code != 125 || !strings.Contains(r.stderr, c.msg) || r.stdout != "" {
@@ -757,6 +762,156 @@ func TestUserNamespaceOwner(t *testing.T) {
 	}
 	if owner != 100000 {
 		t.Errorf("the sandbox's user namespace is owned by host uid %d, want 100000 (what its root maps to)", owner)
+	}
+}
+
+// TestHostIDs: with --host-ids auto, each running sandbox of a root
+// caller maps its ids to a range of its own, which it holds until it
+// ends, and which is free again the moment sandbox run dies; --host-ids
+// BASE maps them from BASE. An unprivileged caller, whose sandbox maps
+// only its own ids, and a --spec, which has its own mappings, are refused.
+func TestHostIDs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		r := sandbox(t, "--host-ids", "auto", "--", "true")
+		if r.code != 125 || !strings.Contains(r.stderr, "--host-ids: only for a root caller") {
+			t.Errorf("unprivileged --host-ids auto: %s", r)
+		}
+		return
+	}
+	const lockDir = "/run/sandbox/hostids"
+	// hostMap is the uid_map of the process running sleep tag, as the
+	// host sees it: "0 BASE 65536".
+	hostMap := func(tag string) uint64 {
+		t.Helper()
+		pids := pidsWith(tag)
+		if len(pids) != 1 {
+			t.Fatalf("processes running sleep %s: %v", tag, pids)
+		}
+		for _, m := range []string{"uid_map", "gid_map"} {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pids[0], m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := strings.Fields(string(b))
+			if len(f) != 3 || f[0] != "0" || f[2] != "65536" {
+				t.Fatalf("%s of sleep %s: %q", m, tag, b)
+			}
+			if m == "gid_map" {
+				base, _ := strconv.ParseUint(f[1], 10, 32)
+				return base
+			}
+		}
+		return 0
+	}
+	start := func(tag string, args ...string) *exec.Cmd {
+		cmd := exec.Command(sandboxBin(t), append(append([]string{"run"}, args...), "--", "sleep", tag)...)
+		startUntil(t, cmd, tag)
+		return cmd
+	}
+	tagA, tagB := "46"+strconv.Itoa(os.Getpid()), "47"+strconv.Itoa(os.Getpid())
+	a := start(tagA, "--host-ids", "auto")
+	defer func() { a.Process.Kill(); a.Wait(); waitGone(t, tagA) }()
+	b := start(tagB, "--host-ids", "auto")
+	defer func() { b.Process.Kill(); b.Wait(); waitGone(t, tagB) }()
+	baseA, baseB := hostMap(tagA), hostMap(tagB)
+	for _, base := range []uint64{baseA, baseB} {
+		if base < 0x70000000 || base >= 0x7FFE0000 || base%65536 != 0 {
+			t.Errorf("--host-ids auto mapped to %d, outside the pool", base)
+		}
+		if _, err := os.Stat(filepath.Join(lockDir, strconv.FormatUint(base, 10))); err != nil {
+			t.Errorf("the lock of range %d while its sandbox runs: %v", base, err)
+		}
+	}
+	if baseA == baseB {
+		t.Fatalf("two running sandboxes share host ids %d", baseA)
+	}
+	// Its root's ids own its user namespace (see TestUserNamespaceOwner).
+	f, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", pidsWith(tagA)[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const nsGetOwnerUID = 0xb704
+	var owner uint32
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), nsGetOwnerUID, uintptr(unsafe.Pointer(&owner)))
+	f.Close()
+	if e != 0 || uint64(owner) != baseA {
+		t.Errorf("user namespace owner %d (%v), want %d", owner, e, baseA)
+	}
+
+	// A sandbox that ends releases its range and removes the lock.
+	a.Process.Signal(unix.SIGTERM)
+	a.Wait()
+	waitGone(t, tagA)
+	if _, err := os.Stat(filepath.Join(lockDir, strconv.FormatUint(baseA, 10))); !os.IsNotExist(err) {
+		t.Errorf("the lock of range %d after its sandbox ended: %v", baseA, err)
+	}
+	// A sandbox run killed outright leaves its lock file, but not its
+	// lock: the range is free at once.
+	b.Process.Kill()
+	b.Wait()
+	waitGone(t, tagB)
+	lockB := filepath.Join(lockDir, strconv.FormatUint(baseB, 10))
+	fd, err := unix.Open(lockB, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("the lock file of a killed sandbox run: %v", err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		t.Errorf("the range of a killed sandbox run is still locked: %v", err)
+	}
+	unix.Close(fd)
+	os.Remove(lockB)
+
+	// --host-ids BASE.
+	d := start(tagB, "--host-ids", "300000")
+	defer func() { d.Process.Kill(); d.Wait(); waitGone(t, tagB) }()
+	if got := hostMap(tagB); got != 300000 {
+		t.Errorf("--host-ids 300000 mapped to %d", got)
+	}
+
+	spec := filepath.Join(t.TempDir(), "config.json")
+	out, err := exec.Command(sandboxBin(t), "run", "--print-spec", "--", "true").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(spec, out, 0o644)
+	r := sandbox(t, "--spec", spec, "--host-ids", "auto", "--", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "--host-ids: not with --spec") {
+		t.Errorf("--spec with --host-ids: %s", r)
+	}
+}
+
+// TestHostIDsQuotas: sandboxes with ranges of their own do not share the
+// per-user quotas the kernel keeps for their ids: one that takes every
+// inotify instance its host uid may have leaves another --host-ids auto
+// sandbox its own, while a sandbox mapped onto the same range finds none.
+func TestHostIDsQuotas(t *testing.T) {
+	testutil.RequireRoot(t)
+	chk := checker(t)
+	tag := "48" + strconv.Itoa(os.Getpid()) + "s"
+	hog := exec.Command(sandboxBin(t), append(append([]string{"run", "--host-ids", "auto"}, chk...), "--", "/checker", "inotify-hog", tag)...)
+	out, err := hog.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	startUntil(t, hog, tag)
+	// SIGTERM reaches the hog; sandbox run then ends as usual and
+	// releases the range (SIGKILL would leave its unlocked lock file).
+	defer func() { hog.Process.Signal(unix.SIGTERM); hog.Wait(); waitGone(t, tag) }()
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if f := strings.Fields(line); len(f) != 2 || f[0] == "0" || f[1] != "EMFILE" {
+		t.Fatalf("the hog said %q", line)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", pidsWith(tag)[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := strings.Fields(string(b))[1]
+	inotify := append(append([]string(nil), chk...), "--", "/checker", "syscall", "raw", strconv.Itoa(unix.SYS_INOTIFY_INIT1), "0")
+	if r := sandbox(t, append([]string{"--host-ids", "auto"}, inotify...)...); r.stdout != "ok\n" {
+		t.Errorf("inotify_init1 in another --host-ids auto sandbox: %s", r)
+	}
+	if r := sandbox(t, append([]string{"--host-ids", base}, inotify...)...); r.stdout != "EMFILE\n" {
+		t.Errorf("inotify_init1 in a sandbox on the hog's range %s: %s", base, r)
 	}
 }
 

@@ -1,0 +1,262 @@
+//go:build linux
+
+// Package hostids reserves ranges of host ids for the sandboxes of a
+// privileged caller, one range per running sandbox.
+//
+// Every sandbox a root caller starts maps its ids 0…65535 to a range of
+// host ids. With one fixed range (sandbox.DefaultHostIDBase), concurrent
+// sandboxes run as the same host users: the kernel's per-user quotas
+// (inotify instances, pending signals, message queue bytes) are shared
+// among them, so one sandbox can exhaust them for all the others, and
+// what one writes in a bind they both have is the other's own. A range
+// from a Pool is held by one sandbox only, for as long as its Reservation
+// is held.
+//
+// Invariants:
+//   - A range starts at a multiple of 65536 (the upper 16 bits name the
+//     range, the lower 16 bits are the id inside), as systemd-nspawn's do.
+//   - A Reservation is an exclusive flock(2) on a file named after the
+//     range's first id in the pool's directory: it holds across processes,
+//     and ends when its holder releases it or dies, never later.
+//   - A range that overlaps an account (passwd, group) or a subordinate id
+//     range (subuid, subgid) is never handed out.
+package hostids
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// RangeSize is the number of host ids in a range: ids 0…65535 inside.
+const RangeSize = 1 << 16
+
+// The default pool: 4094 ranges from 1879048192 (0x70000000) up to
+// 2147352575, which systemd's table of ids leaves unused. It lies above the
+// ranges useradd hands out as subordinate ids, above systemd-nspawn's
+// container ranges (524288…1879048191), below systemd's foreign range
+// (0x7FFE0000) and below 2^31, which some programs mistake for negative.
+const (
+	DefaultFirst  = 0x70000000
+	DefaultRanges = 0xFFE
+	DefaultDir    = "/run/sandbox/hostids"
+)
+
+// Pool is a set of ranges and the directory where their locks live.
+type Pool struct {
+	// First is the first id of the first range; a multiple of RangeSize.
+	First uint32
+	// Ranges is how many ranges follow First.
+	Ranges int
+	// Dir holds one lock file per reserved range. It must be a directory
+	// only its owner (the caller) may write: whoever can create files in
+	// it can hold ranges.
+	Dir string
+	// Passwd, Group, SubUID and SubGID are the files whose ids a range
+	// must not overlap (NSS and sssd are not asked). Empty skips one.
+	Passwd, Group, SubUID, SubGID string
+}
+
+// DefaultPool returns the default pool, checked against the host's
+// /etc/passwd, /etc/group, /etc/subuid and /etc/subgid.
+func DefaultPool() Pool {
+	return Pool{First: DefaultFirst, Ranges: DefaultRanges, Dir: DefaultDir,
+		Passwd: "/etc/passwd", Group: "/etc/group", SubUID: "/etc/subuid", SubGID: "/etc/subgid"}
+}
+
+// Reservation is a range held by this process until Release.
+type Reservation struct {
+	// Base is the range's first host id: ids 0…65535 inside map to
+	// Base…Base+65535 outside, for uids and gids alike.
+	Base uint32
+	f    *os.File
+	path string
+}
+
+// Reserve takes a range no other Reservation of the pool holds. It tries
+// the ranges from one chosen by the caller's pid, so that concurrent
+// callers seldom race for the same one.
+func (p Pool) Reserve() (*Reservation, error) {
+	if p.First%RangeSize != 0 || p.Ranges <= 0 || uint64(p.First)+uint64(p.Ranges)*RangeSize > 1<<32-1 {
+		return nil, fmt.Errorf("hostids: pool of %d ranges from %d: want a first id that is a multiple of %d and ranges below 2^32-1",
+			p.Ranges, p.First, RangeSize)
+	}
+	if err := ownDir(p.Dir); err != nil {
+		return nil, err
+	}
+	taken := p.taken()
+	start := os.Getpid() % p.Ranges
+	for i := 0; i < p.Ranges; i++ {
+		k := (start + i) % p.Ranges
+		base := p.First + uint32(k)*RangeSize
+		if taken.overlaps(uint64(base), RangeSize) != nil {
+			continue
+		}
+		r, err := lock(p.Dir, base)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("hostids: all %d ranges from %d are held or overlap accounts and subordinate ids", p.Ranges, p.First)
+}
+
+// Release gives the range back. The lock file is removed while still
+// locked, so a caller that opened it meanwhile finds it stale (Reserve
+// checks) and moves on. Release is idempotent.
+func (r *Reservation) Release() error {
+	if r == nil || r.f == nil {
+		return nil
+	}
+	err := os.Remove(r.path)
+	if cerr := r.f.Close(); err == nil {
+		err = cerr
+	}
+	r.f = nil
+	return err
+}
+
+// lock tries the lock of the range at base: the reservation, nil if
+// another holder has it, or an error that is not about the lock.
+func lock(dir string, base uint32) (*Reservation, error) {
+	path := filepath.Join(dir, strconv.FormatUint(uint64(base), 10))
+	for {
+		fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			unix.Close(fd)
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				return nil, nil
+			}
+			return nil, &os.PathError{Op: "flock", Path: path, Err: err}
+		}
+		// A holder that released between our open and our lock removed
+		// the file: the inode locked is no longer the one the path names.
+		var held, named unix.Stat_t
+		if unix.Fstat(fd, &held) == nil && unix.Lstat(path, &named) == nil && held.Ino == named.Ino && held.Dev == named.Dev {
+			f := os.NewFile(uintptr(fd), path)
+			f.Truncate(0)
+			f.WriteString(strconv.Itoa(os.Getpid()) + "\n") // for whoever looks; the lock is what counts
+			return &Reservation{Base: base, f: f, path: path}, nil
+		}
+		unix.Close(fd)
+	}
+}
+
+// ownDir makes sure dir exists and that nobody but its owner, the caller,
+// can add locks to it.
+func ownDir(dir string) error {
+	if dir == "" {
+		return errors.New("hostids: no lock directory")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("hostids: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return fmt.Errorf("hostids: %w", &os.PathError{Op: "lstat", Path: dir, Err: err})
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
+		return fmt.Errorf("hostids: %s must be a directory owned by uid %d and writable by nobody else (it is mode %#o, uid %d)",
+			dir, os.Geteuid(), st.Mode, st.Uid)
+	}
+	return nil
+}
+
+// span is ids [lo, hi) that belong to who.
+type span struct {
+	lo, hi uint64
+	who    string
+}
+
+type spans []span
+
+// overlaps returns the holders of any id in [lo, lo+n).
+func (s spans) overlaps(lo, n uint64) []string {
+	var who []string
+	for _, x := range s {
+		if x.lo < lo+n && lo < x.hi {
+			who = append(who, x.who)
+		}
+	}
+	return who
+}
+
+func (p Pool) taken() spans {
+	return holders(p.Passwd, p.Group, p.SubUID, p.SubGID)
+}
+
+// Conflicts names who else holds host ids in [lo, lo+n): the accounts of
+// passwd and group whose id falls in it, and the subordinate ranges of
+// subuid and subgid that overlap it. Unreadable files are skipped.
+func Conflicts(lo, n uint64, passwd, group, subuid, subgid string) []string {
+	var who []string
+	for _, w := range holders(passwd, group, subuid, subgid).overlaps(lo, n) {
+		if !contains(who, w) {
+			who = append(who, w)
+		}
+	}
+	return who
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func holders(passwd, group, subuid, subgid string) spans {
+	var s spans
+	// name:x:id:… — one id each.
+	for _, f := range []string{passwd, group} {
+		eachLine(f, func(parts []string) {
+			if len(parts) < 3 {
+				return
+			}
+			if id, err := strconv.ParseUint(parts[2], 10, 32); err == nil {
+				s = append(s, span{id, id + 1, fmt.Sprintf("%s (id %d in %s)", parts[0], id, f)})
+			}
+		})
+	}
+	// name:start:count — a range each.
+	for _, f := range []string{subuid, subgid} {
+		eachLine(f, func(parts []string) {
+			if len(parts) != 3 {
+				return
+			}
+			start, err1 := strconv.ParseUint(parts[1], 10, 32)
+			count, err2 := strconv.ParseUint(parts[2], 10, 32)
+			if err1 == nil && err2 == nil && count > 0 {
+				s = append(s, span{start, start + count, parts[0] + " (" + f + ")"})
+			}
+		})
+	}
+	return s
+}
+
+func eachLine(file string, fn func(parts []string)) {
+	if file == "" {
+		return
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			fn(strings.Split(line, ":"))
+		}
+	}
+}
