@@ -17,7 +17,9 @@
 //     range, the lower 16 bits are the id inside), as systemd-nspawn's do.
 //   - A Reservation is an exclusive flock(2) on a file named after the
 //     range's first id in the pool's directory: it holds across processes,
-//     and ends when its holder releases it or dies, never later.
+//     and ends when its holder releases it or dies. A holder that dies
+//     without Release leaves its file, and the range is not handed out
+//     again while the sandbox it recorded there (Hold) still runs.
 //   - A range that overlaps an account (passwd, group) or a subordinate id
 //     range (subuid, subgid) is never handed out.
 package hostids
@@ -69,24 +71,34 @@ func DefaultPool() Pool {
 		Passwd: "/etc/passwd", Group: "/etc/group", SubUID: "/etc/subuid", SubGID: "/etc/subgid"}
 }
 
-// Reservation is a range held by this process until Release.
+// Reservation is a range held by this process until Release. Holding it
+// costs two descriptors, kept without a finalizer: a Reservation that is
+// dropped without Release holds its range until the process exits, never
+// less.
 type Reservation struct {
 	// Base is the range's first host id: ids 0…65535 inside map to
 	// Base…Base+65535 outside, for uids and gids alike.
 	Base uint32
-	f    *os.File
-	path string
+	dir  int // the pool's directory
+	fd   int // the locked file, -1 once released
+	name string
 }
 
-// Reserve takes a range no other Reservation of the pool holds. It tries
-// the ranges from one chosen by the caller's pid, so that concurrent
-// callers seldom race for the same one.
+// maxStale bounds how often one range's lock is retried when its file is
+// replaced under the locker (a holder releasing at that moment).
+const maxStale = 8
+
+// Reserve takes a range no other Reservation of the pool holds, nor a
+// sandbox whose holder died before it (see Hold). It tries the ranges from
+// one chosen by the caller's pid, so that concurrent callers seldom race
+// for the same one.
 func (p Pool) Reserve() (*Reservation, error) {
 	if p.First%RangeSize != 0 || p.Ranges <= 0 || uint64(p.First)+uint64(p.Ranges)*RangeSize > 1<<32-1 {
 		return nil, fmt.Errorf("hostids: pool of %d ranges from %d: want a first id that is a multiple of %d and ranges below 2^32-1",
 			p.Ranges, p.First, RangeSize)
 	}
-	if err := ownDir(p.Dir); err != nil {
+	dir, err := openDir(p.Dir)
+	if err != nil {
 		return nil, err
 	}
 	taken := p.taken()
@@ -97,79 +109,178 @@ func (p Pool) Reserve() (*Reservation, error) {
 		if taken.overlaps(uint64(base), RangeSize) != nil {
 			continue
 		}
-		r, err := lock(p.Dir, base)
+		r, err := lock(dir, p.Dir, base)
 		if err != nil {
+			unix.Close(dir)
 			return nil, err
 		}
 		if r != nil {
 			return r, nil
 		}
 	}
+	unix.Close(dir)
 	return nil, fmt.Errorf("hostids: all %d ranges from %d are held or overlap accounts and subordinate ids", p.Ranges, p.First)
+}
+
+// Hold records pid, the sandbox's first process (its pid-1 reaper), in
+// the range's lock file. Its holder's lock ends the moment the holder
+// dies, while a sandbox whose supervisor was killed outright may still be
+// dying; a Reserve that finds the lock free but pid alive (not a zombie,
+// with the start time recorded) leaves the range alone.
+func (r *Reservation) Hold(pid int) error {
+	if r == nil || r.fd < 0 {
+		return errors.New("hostids: Hold on a released reservation")
+	}
+	start, _, err := procStart(pid)
+	if err != nil {
+		return fmt.Errorf("hostids: holder %d: %w", pid, err)
+	}
+	return writeRecord(r.fd, fmt.Sprintf("%d %d %s\n", os.Getpid(), pid, start))
 }
 
 // Release gives the range back. The lock file is removed while still
 // locked, so a caller that opened it meanwhile finds it stale (Reserve
 // checks) and moves on. Release is idempotent.
 func (r *Reservation) Release() error {
-	if r == nil || r.f == nil {
+	if r == nil || r.fd < 0 {
 		return nil
 	}
-	err := os.Remove(r.path)
-	if cerr := r.f.Close(); err == nil {
-		err = cerr
+	err := unix.Unlinkat(r.dir, r.name, 0)
+	unix.Close(r.fd)
+	unix.Close(r.dir)
+	r.fd = -1
+	if err != nil {
+		return fmt.Errorf("hostids: release %d: %w", r.Base, err)
 	}
-	r.f = nil
-	return err
+	return nil
 }
 
-// lock tries the lock of the range at base: the reservation, nil if
-// another holder has it, or an error that is not about the lock.
-func lock(dir string, base uint32) (*Reservation, error) {
-	path := filepath.Join(dir, strconv.FormatUint(uint64(base), 10))
-	for {
-		fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+// lock tries the lock of the range at base in the directory dir (named
+// dirName in errors): the reservation, nil if another holder has it, or
+// an error that is not about the lock.
+func lock(dir int, dirName string, base uint32) (*Reservation, error) {
+	name := strconv.FormatUint(uint64(base), 10)
+	path := filepath.Join(dirName, name)
+	for try := 0; try < maxStale; try++ {
+		fd, err := unix.Openat(dir, name, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		if err != nil {
-			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+			return nil, fmt.Errorf("hostids: %w", &os.PathError{Op: "open", Path: path, Err: err})
 		}
 		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 			unix.Close(fd)
 			if errors.Is(err, unix.EWOULDBLOCK) {
 				return nil, nil
 			}
-			return nil, &os.PathError{Op: "flock", Path: path, Err: err}
+			return nil, fmt.Errorf("hostids: %w", &os.PathError{Op: "flock", Path: path, Err: err})
 		}
 		// A holder that released between our open and our lock removed
-		// the file: the inode locked is no longer the one the path names.
+		// the file: the inode locked is no longer the one the name
+		// names. Try again with the name's new file.
 		var held, named unix.Stat_t
-		if unix.Fstat(fd, &held) == nil && unix.Lstat(path, &named) == nil && held.Ino == named.Ino && held.Dev == named.Dev {
-			f := os.NewFile(uintptr(fd), path)
-			f.Truncate(0)
-			f.WriteString(strconv.Itoa(os.Getpid()) + "\n") // for whoever looks; the lock is what counts
-			return &Reservation{Base: base, f: f, path: path}, nil
+		if err := unix.Fstat(fd, &held); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("hostids: %w", &os.PathError{Op: "fstat", Path: path, Err: err})
+		}
+		err = unix.Fstatat(dir, name, &named, unix.AT_SYMLINK_NOFOLLOW)
+		if err == nil && held.Ino == named.Ino && held.Dev == named.Dev {
+			if sandboxAlive(fd) {
+				unix.Close(fd)
+				return nil, nil
+			}
+			if err := writeRecord(fd, strconv.Itoa(os.Getpid())+"\n"); err != nil {
+				unix.Close(fd)
+				return nil, fmt.Errorf("hostids: %s: %w", path, err)
+			}
+			ddir, err := unix.Dup(dir)
+			if err != nil {
+				unix.Close(fd)
+				return nil, fmt.Errorf("hostids: %w", err)
+			}
+			unix.CloseOnExec(ddir)
+			return &Reservation{Base: base, dir: ddir, fd: fd, name: name}, nil
 		}
 		unix.Close(fd)
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("hostids: %w", &os.PathError{Op: "stat", Path: path, Err: err})
+		}
 	}
+	return nil, fmt.Errorf("hostids: %s: replaced under the lock %d times", path, maxStale)
 }
 
-// ownDir makes sure dir exists and that nobody but its owner, the caller,
-// can add locks to it.
-func ownDir(dir string) error {
+// sandboxAlive reports whether the lock file at fd, just locked, names a
+// sandbox (Hold) that still runs: its holder died without Release.
+func sandboxAlive(fd int) bool {
+	buf := make([]byte, 128)
+	n, _ := unix.Pread(fd, buf, 0)
+	f := strings.Fields(string(buf[:max(n, 0)]))
+	if len(f) != 3 {
+		return false
+	}
+	pid, err := strconv.Atoi(f[1])
+	if err != nil || pid <= 0 {
+		return false
+	}
+	start, state, err := procStart(pid)
+	return err == nil && start == f[2] && state != 'Z' && state != 'X'
+}
+
+// procStart returns the start time (in clock ticks after boot, field 22
+// of /proc/PID/stat) and state of a process: with the pid, it names one
+// process for good.
+func procStart(pid int) (string, byte, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", 0, err
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return "", 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return "", 0, fmt.Errorf("/proc/%d/stat: %d fields after the command name", pid, len(f))
+	}
+	return f[19], f[0][0], nil
+}
+
+// writeRecord replaces the lock file's contents: for whoever looks, and
+// for the next locker (sandboxAlive). The lock is what holds the range.
+func writeRecord(fd int, s string) error {
+	if err := unix.Ftruncate(fd, 0); err != nil {
+		return err
+	}
+	_, err := unix.Pwrite(fd, []byte(s), 0)
+	return err
+}
+
+// openDir makes sure dir exists and that nobody but its owner, the
+// caller, can add locks to it, and opens it: the locks are opened,
+// checked and removed relative to that descriptor, never by path.
+func openDir(dir string) (int, error) {
 	if dir == "" {
-		return errors.New("hostids: no lock directory")
+		return -1, errors.New("hostids: no lock directory")
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("hostids: %w", err)
+		return -1, fmt.Errorf("hostids: %w", err)
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+			return -1, fmt.Errorf("hostids: %s must be a directory owned by uid %d and writable by nobody else (%w)", dir, os.Geteuid(), err)
+		}
+		return -1, fmt.Errorf("hostids: %w", &os.PathError{Op: "open", Path: dir, Err: err})
 	}
 	var st unix.Stat_t
-	if err := unix.Lstat(dir, &st); err != nil {
-		return fmt.Errorf("hostids: %w", &os.PathError{Op: "lstat", Path: dir, Err: err})
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("hostids: %w", &os.PathError{Op: "fstat", Path: dir, Err: err})
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
-		return fmt.Errorf("hostids: %s must be a directory owned by uid %d and writable by nobody else (it is mode %#o, uid %d)",
-			dir, os.Geteuid(), st.Mode, st.Uid)
+	if int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
+		unix.Close(fd)
+		return -1, fmt.Errorf("hostids: %s must be a directory owned by uid %d and writable by nobody else (it is mode %#o, uid %d)",
+			dir, os.Geteuid(), st.Mode&0o7777, st.Uid)
 	}
-	return nil
+	return fd, nil
 }
 
 // span is ids [lo, hi) that belong to who.

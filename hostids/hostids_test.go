@@ -10,7 +10,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A helper process: reserves from the pool the environment describes,
@@ -24,7 +28,7 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 		os.Stdout.WriteString(strconv.FormatUint(uint64(r.Base), 10) + "\n")
-		select {}
+		time.Sleep(time.Hour) // until killed: the lock ends with the process
 	}
 	os.Exit(m.Run())
 }
@@ -119,6 +123,54 @@ func TestReserveAcrossProcesses(t *testing.T) {
 		t.Errorf("base %d, want %d", r.Base, p.First)
 	}
 	r.Release()
+}
+
+// TestHoldOutlivesHolder: a holder killed outright (no Release) frees its
+// lock at once, but not the range while the sandbox it recorded with Hold
+// still runs; a zombie does not count as running.
+func TestHoldOutlivesHolder(t *testing.T) {
+	p := testPool(t, 1)
+	r, err := p.Reserve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Hold(-1); err == nil {
+		t.Error("Hold of a process that does not exist")
+	}
+	sb := exec.Command("sleep", "60")
+	if err := sb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sb.Process.Kill(); sb.Wait() }()
+	if err := r.Hold(sb.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(r.fd) // the holder dies: its lock goes, its file stays
+	unix.Close(r.dir)
+	if got, err := p.Reserve(); err == nil {
+		t.Fatalf("reserved %d while the sandbox recorded in it runs", got.Base)
+	}
+	sb.Process.Signal(syscall.SIGKILL)
+	for { // a zombie until reaped below
+		if _, state, err := procStart(sb.Process.Pid); err != nil || state == 'Z' {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	got, err := p.Reserve()
+	if err != nil || got.Base != p.First {
+		t.Fatalf("after the sandbox died: %+v, %v", got, err)
+	}
+	if err := got.Hold(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(p.Dir, strconv.FormatUint(uint64(p.First), 10))); len(strings.Fields(string(b))) != 3 {
+		t.Errorf("lock file after Hold: %q", b)
+	}
+	got.Release()
+	if err := got.Hold(os.Getpid()); err == nil {
+		t.Error("Hold after Release")
+	}
 }
 
 // TestReserveSkipsTakenIDs: ranges that overlap an account, a group or a

@@ -23,7 +23,7 @@ func runExplain(args []string) int {
 		fs.PrintDefaults()
 	}
 	fs.Usage = func() {} // the whole text for -h only
-	var f runFlags
+	f := runFlags{dryRun: true}
 	f.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -37,7 +37,6 @@ func runExplain(args []string) int {
 		fmt.Fprintln(os.Stderr, "sandbox explain:", err)
 		return exitSetup
 	}
-	defer f.release()
 	spec, err := c.EffectiveSpec()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox explain:", err)

@@ -50,8 +50,11 @@ type runFlags struct {
 	hostIDs               hostIDsFlag
 
 	// hostRange is the range --host-ids auto reserved: held until the
-	// sandbox is gone (release), or until this process dies.
+	// sandbox is gone (release), or until this process dies and the
+	// sandbox's pid 1 with it (hold).
 	hostRange *hostids.Reservation
+	// dryRun is set for a command that starts nothing (explain).
+	dryRun bool
 
 	warnings []string // what the flags leave weaker than the default sandbox
 }
@@ -214,7 +217,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 // reserves a range, which the caller releases (release) once the sandbox
 // is gone; a failed command holds none.
 func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
-	base, err := f.hostBase()
+	base, err := f.hostBase(f.dryRun || f.printSpec)
 	if err != nil {
 		return nil, err
 	}
@@ -226,6 +229,16 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	return c, nil
 }
 
+// hold records the sandbox's pid 1 with the range --host-ids auto
+// reserved, if any: were this process killed outright, the range stays
+// taken until that pid 1 is gone too.
+func (f *runFlags) hold(pid int) error {
+	if f.hostRange == nil {
+		return nil
+	}
+	return f.hostRange.Hold(pid)
+}
+
 // release gives back the range --host-ids auto reserved, if any.
 func (f *runFlags) release() {
 	f.hostRange.Release()
@@ -233,8 +246,10 @@ func (f *runFlags) release() {
 }
 
 // hostBase is the first host id of the default sandbox's range: 0 for the
-// default, else what --host-ids names or reserves.
-func (f *runFlags) hostBase() (uint32, error) {
+// default, else what --host-ids names or reserves. For a command that runs
+// nothing (explain, --print-spec), auto reserves nothing and shows the
+// pool's first range.
+func (f *runFlags) hostBase(dryRun bool) (uint32, error) {
 	if !f.hostIDs.auto && f.hostIDs.base == 0 {
 		return 0, nil
 	}
@@ -244,20 +259,32 @@ func (f *runFlags) hostBase() (uint32, error) {
 	if os.Geteuid() != 0 {
 		return 0, errors.New("--host-ids: only for a root caller: an unprivileged caller's sandbox maps its own uid and gid alone")
 	}
-	if !f.hostIDs.auto {
-		pool := hostids.DefaultPool()
-		if who := hostids.Conflicts(uint64(f.hostIDs.base), hostids.RangeSize, pool.Passwd, pool.Group, pool.SubUID, pool.SubGID); len(who) > 0 {
-			f.warnings = append(f.warnings, fmt.Sprintf("--host-ids %d: host ids %d-%d also belong to %s: they can own what the sandbox writes and signal its processes",
-				f.hostIDs.base, f.hostIDs.base, uint64(f.hostIDs.base)+hostids.RangeSize-1, strings.Join(who, ", ")))
+	pool := hostids.DefaultPool()
+	if f.hostIDs.auto {
+		if dryRun {
+			f.warnings = append(f.warnings, fmt.Sprintf("--host-ids auto: the range is chosen when the sandbox runs; shown here from %d", pool.First))
+			return pool.First, nil
 		}
-		return f.hostIDs.base, nil
+		r, err := pool.Reserve()
+		if err != nil {
+			return 0, fmt.Errorf("--host-ids auto: %w", err)
+		}
+		f.hostRange = r
+		return r.Base, nil
 	}
-	r, err := hostids.DefaultPool().Reserve()
-	if err != nil {
-		return 0, fmt.Errorf("--host-ids auto: %w", err)
+	// An explicit range must be nobody's: the host id it starts at owns
+	// the sandbox's user namespace, and with it every capability there.
+	base := uint64(f.hostIDs.base)
+	poolEnd := uint64(pool.First) + uint64(pool.Ranges)*hostids.RangeSize
+	if base < poolEnd && uint64(pool.First) < base+hostids.RangeSize {
+		return 0, fmt.Errorf("--host-ids %d: host ids %d-%d are for --host-ids auto, which locks each range it hands out; use auto, or a range outside them",
+			base, pool.First, poolEnd-1)
 	}
-	f.hostRange = r
-	return r.Base, nil
+	if who := hostids.Conflicts(base, hostids.RangeSize, pool.Passwd, pool.Group, pool.SubUID, pool.SubGID); len(who) > 0 {
+		return 0, fmt.Errorf("--host-ids %d: host ids %d-%d also belong to %s, who would own the sandbox's user namespace and could enter it, its files and its processes; use auto, or a range nobody has",
+			base, base, base+hostids.RangeSize-1, strings.Join(who, ", "))
+	}
+	return f.hostIDs.base, nil
 }
 
 // buildCommand is command, with the default sandbox's ids mapped from

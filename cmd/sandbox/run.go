@@ -129,6 +129,9 @@ func runRun(args []string) int {
 		// set this process's out-of-memory score or core dump filter
 		// through /proc/1. Nothing else is spawned from here on.
 		unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+		if err := f.hold(c.Process.Pid); err != nil {
+			fmt.Fprintln(os.Stderr, "sandbox run: warning: --host-ids auto:", err)
+		}
 		for _, u := range c.Unenforced() {
 			fmt.Fprintln(os.Stderr, "sandbox run: warning: not enforced:", u)
 		}

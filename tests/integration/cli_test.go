@@ -26,6 +26,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gosandbox/sandbox/hostids"
 	"github.com/gosandbox/sandbox/internal/testutil"
 )
 
@@ -858,18 +859,39 @@ func TestHostIDs(t *testing.T) {
 	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		t.Errorf("the range of a killed sandbox run is still locked: %v", err)
 	}
+	os.Remove(lockB) // while locked, as Release does
 	unix.Close(fd)
-	os.Remove(lockB)
 
-	// --host-ids BASE.
-	d := start(tagB, "--host-ids", "300000")
+	// --host-ids BASE: a range nobody has; refused where an account, a
+	// subordinate range or the auto pool has it.
+	free := freeHostBase(t)
+	d := start(tagB, "--host-ids", strconv.FormatUint(free, 10))
 	defer func() { d.Process.Kill(); d.Wait(); waitGone(t, tagB) }()
-	if got := hostMap(tagB); got != 300000 {
-		t.Errorf("--host-ids 300000 mapped to %d", got)
+	if got := hostMap(tagB); got != free {
+		t.Errorf("--host-ids %d mapped to %d", free, got)
+	}
+	for _, c := range []struct{ base, msg string }{
+		{"1", "also belong to daemon (id 1 in /etc/passwd)"},
+		{strconv.Itoa(0x70000000 + 5*65536), "are for --host-ids auto"},
+		{strconv.Itoa(0x70000000 - 100), "are for --host-ids auto"},
+	} {
+		if r := sandbox(t, "--host-ids", c.base, "--", "true"); r.code != 125 || !strings.Contains(r.stderr, c.msg) {
+			t.Errorf("--host-ids %s: want exit 125 with %q; got %s", c.base, c.msg, r)
+		}
+	}
+	// explain and --print-spec run nothing, so they reserve nothing.
+	before, _ := os.ReadDir(lockDir)
+	out, err := exec.Command(sandboxBin(t), "explain", "--host-ids", "auto", "--", "true").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "the range is chosen when the sandbox runs") ||
+		!strings.Contains(string(out), strconv.Itoa(0x70000000)) {
+		t.Errorf("explain --host-ids auto: %v\n%s", err, out)
+	}
+	if after, _ := os.ReadDir(lockDir); len(after) != len(before) {
+		t.Errorf("explain took a range: %v, then %v", before, after)
 	}
 
 	spec := filepath.Join(t.TempDir(), "config.json")
-	out, err := exec.Command(sandboxBin(t), "run", "--print-spec", "--", "true").Output()
+	out, err = exec.Command(sandboxBin(t), "run", "--print-spec", "--", "true").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -882,37 +904,60 @@ func TestHostIDs(t *testing.T) {
 
 // TestHostIDsQuotas: sandboxes with ranges of their own do not share the
 // per-user quotas the kernel keeps for their ids: one that takes every
-// inotify instance its host uid may have leaves another --host-ids auto
-// sandbox its own, while a sandbox mapped onto the same range finds none.
+// inotify instance its host uid may have leaves a --host-ids auto sandbox
+// its own, while another sandbox on the same range finds none.
 func TestHostIDsQuotas(t *testing.T) {
 	testutil.RequireRoot(t)
 	chk := checker(t)
+	b, err := os.ReadFile("/proc/sys/fs/inotify/max_user_instances")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quota := strings.TrimSpace(string(b))
+	// --nofile as high as this caller may go: the hog must stop at the
+	// quota, not at its descriptors.
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		t.Fatal(err)
+	}
+	nofile := min(rl.Max, 1<<20)
+	if q, _ := strconv.ParseUint(quota, 10, 64); q+8 > nofile {
+		testutil.Skip(t, fmt.Sprintf("fs.inotify.max_user_instances (%s) is not below the descriptors a sandbox may have (%d)", quota, nofile))
+	}
+	base := strconv.FormatUint(freeHostBase(t), 10)
 	tag := "48" + strconv.Itoa(os.Getpid()) + "s"
-	hog := exec.Command(sandboxBin(t), append(append([]string{"run", "--host-ids", "auto"}, chk...), "--", "/checker", "inotify-hog", tag)...)
+	hog := exec.Command(sandboxBin(t), append(append([]string{"run", "--host-ids", base, "--nofile", strconv.FormatUint(nofile, 10)}, chk...),
+		"--", "/checker", "inotify-hog", tag)...)
 	out, err := hog.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	startUntil(t, hog, tag)
-	// SIGTERM reaches the hog; sandbox run then ends as usual and
-	// releases the range (SIGKILL would leave its unlocked lock file).
-	defer func() { hog.Process.Signal(unix.SIGTERM); hog.Wait(); waitGone(t, tag) }()
+	defer func() { hog.Process.Kill(); hog.Wait(); waitGone(t, tag) }()
 	line, _ := bufio.NewReader(out).ReadString('\n')
-	if f := strings.Fields(line); len(f) != 2 || f[0] == "0" || f[1] != "EMFILE" {
-		t.Fatalf("the hog said %q", line)
+	if f := strings.Fields(line); len(f) != 2 || f[0] != quota || f[1] != "EMFILE" {
+		t.Fatalf("the hog said %q, want %s EMFILE (fs.inotify.max_user_instances)", line, quota)
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", pidsWith(tag)[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := strings.Fields(string(b))[1]
 	inotify := append(append([]string(nil), chk...), "--", "/checker", "syscall", "raw", strconv.Itoa(unix.SYS_INOTIFY_INIT1), "0")
 	if r := sandbox(t, append([]string{"--host-ids", "auto"}, inotify...)...); r.stdout != "ok\n" {
-		t.Errorf("inotify_init1 in another --host-ids auto sandbox: %s", r)
+		t.Errorf("inotify_init1 in a --host-ids auto sandbox: %s", r)
 	}
 	if r := sandbox(t, append([]string{"--host-ids", base}, inotify...)...); r.stdout != "EMFILE\n" {
-		t.Errorf("inotify_init1 in a sandbox on the hog's range %s: %s", base, r)
+		t.Errorf("inotify_init1 in another sandbox on the hog's range %s: %s", base, r)
 	}
+}
+
+// freeHostBase is a range below the auto pool that no account or
+// subordinate range of this host has.
+func freeHostBase(t *testing.T) uint64 {
+	t.Helper()
+	for base := uint64(0x60000000); base < 0x70000000; base += 65536 {
+		if len(hostids.Conflicts(base, 65536, "/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid")) == 0 {
+			return base
+		}
+	}
+	t.Fatal("no free range of host ids below the auto pool")
+	return 0
 }
 
 // TestCallerSessionUntouched: pid 1 shares the caller's ids when the caller
