@@ -10,7 +10,8 @@
 // among them, so one sandbox can exhaust them for all the others, and
 // what one writes in a bind they both have is the other's own. A range
 // from a Pool is held by one sandbox only, for as long as its Reservation
-// is held.
+// is held: among the callers that share the pool's lock directory (one
+// host's /run; containers with a /run of their own each have theirs).
 //
 // Invariants:
 //   - A range starts at a multiple of 65536 (the upper 16 bits name the
@@ -79,8 +80,9 @@ type Reservation struct {
 	// Base is the range's first host id: ids 0…65535 inside map to
 	// Base…Base+65535 outside, for uids and gids alike.
 	Base uint32
-	dir  int // the pool's directory
-	fd   int // the locked file, -1 once released
+	held bool // until Release
+	dir  int  // the pool's directory
+	fd   int  // the locked file
 	name string
 }
 
@@ -115,6 +117,7 @@ func (p Pool) Reserve() (*Reservation, error) {
 			return nil, err
 		}
 		if r != nil {
+			unix.Close(dir) // r has its own
 			return r, nil
 		}
 	}
@@ -128,7 +131,7 @@ func (p Pool) Reserve() (*Reservation, error) {
 // dying; a Reserve that finds the lock free but pid alive (not a zombie,
 // with the start time recorded) leaves the range alone.
 func (r *Reservation) Hold(pid int) error {
-	if r == nil || r.fd < 0 {
+	if r == nil || !r.held {
 		return errors.New("hostids: Hold on a released reservation")
 	}
 	start, _, err := procStart(pid)
@@ -139,16 +142,22 @@ func (r *Reservation) Hold(pid int) error {
 }
 
 // Release gives the range back. The lock file is removed while still
-// locked, so a caller that opened it meanwhile finds it stale (Reserve
-// checks) and moves on. Release is idempotent.
+// locked (if the name still names it), so a caller that opened it
+// meanwhile finds it stale (Reserve checks) and moves on. Release is
+// idempotent.
 func (r *Reservation) Release() error {
-	if r == nil || r.fd < 0 {
+	if r == nil || !r.held {
 		return nil
 	}
-	err := unix.Unlinkat(r.dir, r.name, 0)
+	var err error
+	var held, named unix.Stat_t
+	if unix.Fstat(r.fd, &held) == nil && unix.Fstatat(r.dir, r.name, &named, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+		held.Ino == named.Ino && held.Dev == named.Dev {
+		err = unix.Unlinkat(r.dir, r.name, 0)
+	}
 	unix.Close(r.fd)
 	unix.Close(r.dir)
-	r.fd = -1
+	r.held = false
 	if err != nil {
 		return fmt.Errorf("hostids: release %d: %w", r.Base, err)
 	}
@@ -197,7 +206,7 @@ func lock(dir int, dirName string, base uint32) (*Reservation, error) {
 				return nil, fmt.Errorf("hostids: %w", err)
 			}
 			unix.CloseOnExec(ddir)
-			return &Reservation{Base: base, dir: ddir, fd: fd, name: name}, nil
+			return &Reservation{Base: base, held: true, dir: ddir, fd: fd, name: name}, nil
 		}
 		unix.Close(fd)
 		if err != nil && !errors.Is(err, unix.ENOENT) {

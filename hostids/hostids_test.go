@@ -98,6 +98,7 @@ func TestReserveAcrossProcesses(t *testing.T) {
 	p := testPool(t, 1)
 	holder := exec.Command(os.Args[0], "-test.run=^$")
 	holder.Env = append(os.Environ(), "HOSTIDS_TEST_HOLD="+p.Dir, "HOSTIDS_TEST_FIRST="+strconv.FormatUint(uint64(p.First), 10))
+	holder.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlives the test
 	out, err := holder.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +148,7 @@ func TestHoldOutlivesHolder(t *testing.T) {
 	}
 	unix.Close(r.fd) // the holder dies: its lock goes, its file stays
 	unix.Close(r.dir)
+	r.held = false
 	if got, err := p.Reserve(); err == nil {
 		t.Fatalf("reserved %d while the sandbox recorded in it runs", got.Base)
 	}
@@ -237,6 +239,40 @@ func TestReserveRefusesBadPools(t *testing.T) {
 	}
 	if got := lockFiles(t, open); len(got) != 0 {
 		t.Errorf("a refused pool got lock files: %v", got)
+	}
+}
+
+// TestReserveKeepsNoDescriptors: a reservation holds two descriptors
+// until Release, and none after; a zero Reservation holds none.
+func TestReserveKeepsNoDescriptors(t *testing.T) {
+	p := testPool(t, 2)
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	before := fds()
+	for i := 0; i < 5; i++ {
+		r, err := p.Reserve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := fds() - before; n != 2 {
+			t.Errorf("a reservation holds %d descriptors, want 2", n)
+		}
+		r.Release()
+	}
+	if n := fds() - before; n != 0 {
+		t.Errorf("%d descriptors more after 5 reservations released", n)
+	}
+	var zero Reservation // holds nothing: Release must not close fd 0
+	if err := zero.Release(); err != nil || zero.Hold(os.Getpid()) == nil {
+		t.Errorf("a zero Reservation: Release %v", err)
+	}
+	if n := fds() - before; n != 0 {
+		t.Errorf("a zero Reservation's Release closed a descriptor: %d", n)
 	}
 }
 

@@ -281,8 +281,12 @@ func (f *runFlags) hostBase(dryRun bool) (uint32, error) {
 			base, pool.First, poolEnd-1)
 	}
 	if who := hostids.Conflicts(base, hostids.RangeSize, pool.Passwd, pool.Group, pool.SubUID, pool.SubGID); len(who) > 0 {
-		return 0, fmt.Errorf("--host-ids %d: host ids %d-%d also belong to %s, who would own the sandbox's user namespace and could enter it, its files and its processes; use auto, or a range nobody has",
-			base, base, base+hostids.RangeSize-1, strings.Join(who, ", "))
+		if len(who) > 3 {
+			who = append(who[:3], fmt.Sprintf("%d more", len(who)-3))
+		}
+		return 0, fmt.Errorf("--host-ids %d: host ids %d-%d also belong to %s: they would own what the sandbox writes and could signal its processes, "+
+			"and the owner of id %d its user namespace; use auto, or a range nobody has",
+			base, base, base+hostids.RangeSize-1, strings.Join(who, ", "), base)
 	}
 	return f.hostIDs.base, nil
 }

@@ -83,6 +83,9 @@ func runRun(args []string) int {
 	// pid namespace's other processes died with it.
 	defer f.release()
 	if f.printSpec {
+		for _, w := range f.warnings {
+			fmt.Fprintln(os.Stderr, "sandbox run: warning:", w)
+		}
 		spec, err := c.EffectiveSpec()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "sandbox run:", err)

@@ -846,8 +846,9 @@ func TestHostIDs(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(lockDir, strconv.FormatUint(baseA, 10))); !os.IsNotExist(err) {
 		t.Errorf("the lock of range %d after its sandbox ended: %v", baseA, err)
 	}
-	// A sandbox run killed outright leaves its lock file, but not its
-	// lock: the range is free at once.
+	// A sandbox run killed outright leaves its lock file, with its pid 1
+	// recorded (see hostids.Reservation.Hold), but not its lock: once that
+	// pid 1 is gone too, the range is free.
 	b.Process.Kill()
 	b.Wait()
 	waitGone(t, tagB)
@@ -856,10 +857,16 @@ func TestHostIDs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the lock file of a killed sandbox run: %v", err)
 	}
+	rec := make([]byte, 128)
+	n, _ := unix.Pread(fd, rec, 0)
+	if len(strings.Fields(string(rec[:max(n, 0)]))) != 3 {
+		t.Errorf("the lock file of a sandbox that ran: %q, want its holder, its pid 1 and that one's start time", rec[:max(n, 0)])
+	}
 	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		t.Errorf("the range of a killed sandbox run is still locked: %v", err)
+	} else {
+		os.Remove(lockB) // while locked, as Release does
 	}
-	os.Remove(lockB) // while locked, as Release does
 	unix.Close(fd)
 
 	// --host-ids BASE: a range nobody has; refused where an account, a
@@ -871,7 +878,7 @@ func TestHostIDs(t *testing.T) {
 		t.Errorf("--host-ids %d mapped to %d", free, got)
 	}
 	for _, c := range []struct{ base, msg string }{
-		{"1", "also belong to daemon (id 1 in /etc/passwd)"},
+		{"1", "(id 1 in /etc/passwd)"},
 		{strconv.Itoa(0x70000000 + 5*65536), "are for --host-ids auto"},
 		{strconv.Itoa(0x70000000 - 100), "are for --host-ids auto"},
 	} {
@@ -886,8 +893,12 @@ func TestHostIDs(t *testing.T) {
 		!strings.Contains(string(out), strconv.Itoa(0x70000000)) {
 		t.Errorf("explain --host-ids auto: %v\n%s", err, out)
 	}
+	out, err = exec.Command(sandboxBin(t), "run", "--print-spec", "--host-ids", "auto", "--", "true").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "the range is chosen when the sandbox runs") {
+		t.Errorf("run --print-spec --host-ids auto: %v\n%s", err, out)
+	}
 	if after, _ := os.ReadDir(lockDir); len(after) != len(before) {
-		t.Errorf("explain took a range: %v, then %v", before, after)
+		t.Errorf("explain or --print-spec took a range: %v, then %v", before, after)
 	}
 
 	spec := filepath.Join(t.TempDir(), "config.json")
@@ -948,10 +959,11 @@ func TestHostIDsQuotas(t *testing.T) {
 }
 
 // freeHostBase is a range below the auto pool that no account or
-// subordinate range of this host has.
+// subordinate range of this host has: from systemd's unused 131072-524287,
+// else from its container ranges.
 func freeHostBase(t *testing.T) uint64 {
 	t.Helper()
-	for base := uint64(0x60000000); base < 0x70000000; base += 65536 {
+	for base := uint64(0x20000); base < 0x70000000; base += 65536 {
 		if len(hostids.Conflicts(base, 65536, "/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid")) == 0 {
 			return base
 		}
