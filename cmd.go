@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gosandbox/sandbox/cgroups"
+	"github.com/gosandbox/sandbox/hostids"
 	"github.com/gosandbox/sandbox/oci"
 	"github.com/gosandbox/sandbox/spawn"
 )
@@ -90,6 +91,15 @@ type Cmd struct {
 	// in sessions of its own, so a terminal's Ctrl-C or a kill of the
 	// program's process group does not reach it either.
 	DieWithParent bool
+	// OwnHostIDs maps a root caller's sandbox onto a range of host ids
+	// that no other running sandbox holds (hostids.DefaultPool), from
+	// Start until the sandbox is gone, instead of the spec's: sandboxes
+	// that share host ids share the kernel's per-user quotas (inotify
+	// instances, pending signals, message queue bytes), and what one
+	// leaves in a bind they both have. The spec needs a new pid namespace,
+	// and one id mapping of 65536 from id 0 each for uids and gids, as
+	// DefaultSpec's. What `sandbox run --host-ids auto` does.
+	OwnHostIDs bool
 
 	// Cancel is called when the context of CommandContext is done; nil
 	// kills the whole tree. If the command has not exited WaitDelay after
@@ -133,6 +143,9 @@ type Cmd struct {
 	waitErr  error
 	state    *spawn.State
 	waitOnce sync.Once
+	// hostRange is the range OwnHostIDs reserved, until the sandbox is
+	// gone.
+	hostRange *hostids.Reservation
 }
 
 // Command returns the Cmd to run name with args in the default sandbox.
@@ -245,6 +258,12 @@ func (c *Cmd) Start() (err error) {
 	if err := c.makeCgroup(hasReaper(spec)); err != nil {
 		return err
 	}
+	if c.OwnHostIDs {
+		if err := c.ownHostIDs(spec); err != nil {
+			c.cleanup()
+			return err
+		}
+	}
 	opts := oci.Options{Files: 3 + len(c.ExtraFiles)}
 	if c.Path != "" && (len(c.Args) == 0 || c.Path != c.Args[0]) {
 		opts.Path = c.Path
@@ -293,6 +312,7 @@ func (c *Cmd) Start() (err error) {
 		return err
 	}
 	c.Process = p
+	c.holdHostIDs(p.Pid)
 	for _, run := range c.pending {
 		run()
 	}
@@ -468,6 +488,7 @@ func (c *Cmd) cleanup() {
 		c.relay.stop(false)
 	}
 	c.pending, c.stdinW = nil, nil
+	c.releaseHostIDs()
 }
 
 // hasReaper reports whether the sandbox's first process stays as a

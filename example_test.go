@@ -6,11 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	sandbox "github.com/gosandbox/sandbox"
-	"github.com/gosandbox/sandbox/hostids"
 	"github.com/gosandbox/sandbox/spawn"
 )
 
@@ -56,25 +54,10 @@ func ExampleCommandContext() {
 
 // A root caller's concurrent sandboxes each get host ids of their own:
 // none shares another's per-user quotas or files (sandbox run --host-ids
-// auto). The range is held until Release, once the sandbox is gone, and
-// past this program's death while the sandbox recorded with Hold lives.
-func ExampleDefaultOptions_hostIDBase() {
-	r, err := hostids.DefaultPool().Reserve()
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer r.Release()
-	c := sandbox.Command("id")
-	c.Spec = sandbox.DefaultSpec(sandbox.DefaultOptions{Args: c.Args, HostIDBase: r.Base})
-	c.SpecOwned = true
-	var out strings.Builder
-	c.Stdout = &out
-	if err := c.Start(); err != nil {
-		fmt.Println(err)
-		return
-	}
-	r.Hold(c.Process.Pid) // the range stays taken while the sandbox lives
-	_, err = c.Wait()
-	fmt.Print(out.String(), err)
+// auto). The range is held from Start until the sandbox is gone.
+func ExampleCmd_ownHostIDs() {
+	c := sandbox.Command("id", "-u")
+	c.OwnHostIDs = true
+	out, err := c.Output()
+	fmt.Printf("%s%v\n", out, err)
 }

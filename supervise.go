@@ -354,6 +354,9 @@ func (c *Cmd) supervise() {
 		c.cg.Destroy()
 	}
 	c.compiled.Close()
+	// Every process with the sandbox's ids is gone: its pid 1 is reaped,
+	// and the pid namespace's others died before it.
+	c.releaseHostIDs()
 
 	// Output drains once every writer is gone; WaitDelay bounds it.
 	drained := make(chan struct{})

@@ -12,6 +12,7 @@
 // from a Pool is held by one sandbox only, for as long as its Reservation
 // is held: among the callers that share the pool's lock directory (one
 // host's /run; containers with a /run of their own each have theirs).
+// sandbox.Cmd.OwnHostIDs and `sandbox run --host-ids auto` use DefaultPool.
 //
 // Invariants:
 //   - A range starts at a multiple of 65536 (the upper 16 bits name the

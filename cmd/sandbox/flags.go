@@ -49,10 +49,6 @@ type runFlags struct {
 	statusJSON            string
 	hostIDs               hostIDsFlag
 
-	// hostRange is the range --host-ids auto reserved: held until the
-	// sandbox is gone (release), or until this process dies and the
-	// sandbox's pid 1 with it (hold).
-	hostRange *hostids.Reservation
 	// dryRun is set for a command that starts nothing (explain).
 	dryRun bool
 
@@ -213,42 +209,27 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.hostIDs, "host-ids", "root caller: the host ids the sandbox's 65536 ids map to: `auto` (a range no other running sandbox holds) or the first id (default "+strconv.Itoa(sandbox.DefaultHostIDBase)+")")
 }
 
-// command builds the Cmd for argv from the flags. With --host-ids auto it
-// reserves a range, which the caller releases (release) once the sandbox
-// is gone; a failed command holds none.
+// command builds the Cmd for argv from the flags.
 func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
-	base, err := f.hostBase(f.dryRun || f.printSpec)
+	dryRun := f.dryRun || f.printSpec
+	base, err := f.hostBase(dryRun)
 	if err != nil {
 		return nil, err
 	}
 	c, err := f.buildCommand(argv, base)
 	if err != nil {
-		f.release()
 		return nil, err
 	}
+	// --host-ids auto: Start reserves the range and holds it until the
+	// sandbox is gone (sandbox.Cmd.OwnHostIDs).
+	c.OwnHostIDs = f.hostIDs.auto && !dryRun
 	return c, nil
 }
 
-// hold records the sandbox's pid 1 with the range --host-ids auto
-// reserved, if any: were this process killed outright, the range stays
-// taken until that pid 1 is gone too.
-func (f *runFlags) hold(pid int) error {
-	if f.hostRange == nil {
-		return nil
-	}
-	return f.hostRange.Hold(pid)
-}
-
-// release gives back the range --host-ids auto reserved, if any.
-func (f *runFlags) release() {
-	f.hostRange.Release()
-	f.hostRange = nil
-}
-
 // hostBase is the first host id of the default sandbox's range: 0 for the
-// default, else what --host-ids names or reserves. For a command that runs
-// nothing (explain, --print-spec), auto reserves nothing and shows the
-// pool's first range.
+// default (and for auto, whose range Start reserves), else what
+// --host-ids names. For a command that runs nothing (explain,
+// --print-spec), auto shows the pool's first range.
 func (f *runFlags) hostBase(dryRun bool) (uint32, error) {
 	if !f.hostIDs.auto && f.hostIDs.base == 0 {
 		return 0, nil
@@ -265,12 +246,7 @@ func (f *runFlags) hostBase(dryRun bool) (uint32, error) {
 			f.warnings = append(f.warnings, fmt.Sprintf("--host-ids auto: the range is chosen when the sandbox runs; shown here from %d", pool.First))
 			return pool.First, nil
 		}
-		r, err := pool.Reserve()
-		if err != nil {
-			return 0, fmt.Errorf("--host-ids auto: %w", err)
-		}
-		f.hostRange = r
-		return r.Base, nil
+		return 0, nil
 	}
 	// An explicit range must be nobody's: the host id it starts at owns
 	// the sandbox's user namespace, and with it every capability there.

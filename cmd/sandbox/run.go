@@ -79,9 +79,6 @@ func runRun(args []string) int {
 		fmt.Fprintln(os.Stderr, "sandbox run:", err)
 		return badFlags(err, f.statusJSON)
 	}
-	// The sandbox is gone when this returns: its pid 1 is reaped, and the
-	// pid namespace's other processes died with it.
-	defer f.release()
 	if f.printSpec {
 		for _, w := range f.warnings {
 			fmt.Fprintln(os.Stderr, "sandbox run: warning:", w)
@@ -132,9 +129,6 @@ func runRun(args []string) int {
 		// set this process's out-of-memory score or core dump filter
 		// through /proc/1. Nothing else is spawned from here on.
 		unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-		if err := f.hold(c.Process.Pid); err != nil {
-			fmt.Fprintln(os.Stderr, "sandbox run: warning: --host-ids auto:", err)
-		}
 		for _, u := range c.Unenforced() {
 			fmt.Fprintln(os.Stderr, "sandbox run: warning: not enforced:", u)
 		}
