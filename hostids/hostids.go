@@ -293,6 +293,74 @@ func openDir(dir string) (int, error) {
 	return fd, nil
 }
 
+// Status counts the pool's ranges without taking any: held (locked, or
+// kept for a sandbox whose holder died; see Hold), and free (neither held
+// nor overlapping an account or subordinate range). It creates the lock
+// directory, as Reserve would, and checks it the same way.
+func (p Pool) Status() (held, free int, err error) {
+	dir, err := openDir(p.Dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer unix.Close(dir)
+	locked, err := flockedInodes()
+	if err != nil {
+		return 0, 0, err
+	}
+	taken := p.taken()
+	for k := 0; k < p.Ranges; k++ {
+		base := p.First + uint32(k)*RangeSize
+		name := strconv.FormatUint(uint64(base), 10)
+		var st unix.Stat_t
+		if unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+			if locked[[3]uint64{uint64(unix.Major(st.Dev)), uint64(unix.Minor(st.Dev)), st.Ino}] {
+				held++
+				continue
+			}
+			if fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0); err == nil {
+				alive := sandboxAlive(fd)
+				unix.Close(fd)
+				if alive {
+					held++
+					continue
+				}
+			}
+		}
+		if taken.overlaps(uint64(base), RangeSize) == nil {
+			free++
+		}
+	}
+	return held, free, nil
+}
+
+// flockedInodes returns the files with an exclusive flock(2), as
+// /proc/locks lists them: {major, minor, inode}.
+func flockedInodes() (map[[3]uint64]bool, error) {
+	b, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return nil, fmt.Errorf("hostids: %w", err)
+	}
+	locked := map[[3]uint64]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		// 1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF
+		f := strings.Fields(line)
+		if len(f) < 6 || f[1] != "FLOCK" || f[3] != "WRITE" {
+			continue
+		}
+		id := strings.Split(f[5], ":")
+		if len(id) != 3 {
+			continue
+		}
+		maj, err1 := strconv.ParseUint(id[0], 16, 32)
+		min, err2 := strconv.ParseUint(id[1], 16, 32)
+		ino, err3 := strconv.ParseUint(id[2], 10, 64)
+		if err1 == nil && err2 == nil && err3 == nil {
+			locked[[3]uint64{maj, min, ino}] = true
+		}
+	}
+	return locked, nil
+}
+
 // span is ids [lo, hi) that belong to who.
 type span struct {
 	lo, hi uint64

@@ -285,3 +285,31 @@ func TestDefaultPool(t *testing.T) {
 		t.Errorf("default pool %d-%d", p.First, last)
 	}
 }
+
+// TestStatus counts held and free ranges without taking any.
+func TestStatus(t *testing.T) {
+	p := testPool(t, 4)
+	dir := t.TempDir()
+	p.SubUID = filepath.Join(dir, "subuid")
+	os.WriteFile(p.SubUID, []byte("alice:"+strconv.FormatUint(uint64(p.First)+3*RangeSize, 10)+":65536\n"), 0o644)
+	if held, free, err := p.Status(); err != nil || held != 0 || free != 3 {
+		t.Fatalf("empty pool: held %d, free %d, %v; want 0, 3", held, free, err)
+	}
+	r, err := p.Reserve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held, free, err := p.Status(); err != nil || held != 1 || free != 2 {
+		t.Errorf("one held: held %d, free %d, %v; want 1, 2", held, free, err)
+	}
+	// Status takes no lock: the held range stays held, the free ones free.
+	r2, err := p.Reserve()
+	if err != nil || r2.Base == r.Base {
+		t.Fatalf("after Status: %+v, %v", r2, err)
+	}
+	r2.Release()
+	r.Release()
+	if held, free, err := p.Status(); err != nil || held != 0 || free != 3 {
+		t.Errorf("all released: held %d, free %d, %v; want 0, 3", held, free, err)
+	}
+}

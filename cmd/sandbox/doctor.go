@@ -49,6 +49,7 @@ func runDoctor(args []string) int {
 	add(check{name: "privilege", ok: true, detail: map[bool]string{true: "root: ids map to host 100000+, namespaces set up before the user namespace", false: fmt.Sprintf("uid %d: user namespace maps only your own ids; limits need a delegated cgroup", euid)}[euid == 0]})
 	if euid == 0 {
 		add(idRangeCheck("/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid"))
+		add(hostIDsCheck(hostids.DefaultPool()))
 	}
 
 	add(probeUserNS())
@@ -208,6 +209,21 @@ func landlockCheck() check {
 	default:
 		return check{name: "landlock", detail: "missing (" + unix.ErrnoName(e) + ")", fix: "Linux 5.13 with CONFIG_SECURITY_LANDLOCK (optional)"}
 	}
+}
+
+// hostIDsCheck reports whether --host-ids auto can reserve ranges here,
+// and how many are held and free, without taking one.
+func hostIDsCheck(p hostids.Pool) check {
+	held, free, err := p.Status()
+	if err != nil {
+		return check{name: "host-ids auto", detail: err.Error(), fix: "let root create " + p.Dir + " (mode 0700), or run without --host-ids auto"}
+	}
+	c := check{name: "host-ids auto", ok: free > 0,
+		detail: fmt.Sprintf("%d ranges of %d ids from %d: %d held by running sandboxes, %d free (locks in %s)", p.Ranges, hostids.RangeSize, p.First, held, free, p.Dir)}
+	if free == 0 {
+		c.fix = "wait for running sandboxes to end, or free the ranges that accounts or subordinate ids overlap"
+	}
+	return c
 }
 
 // idRangeCheck reports whether the host ids a root caller's sandboxes run

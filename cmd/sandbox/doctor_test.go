@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gosandbox/sandbox/hostids"
 )
 
 func TestIDRangeCheck(t *testing.T) {
@@ -37,5 +39,27 @@ func TestIDRangeCheck(t *testing.T) {
 	grp := write("group2", "build:x:165535:\n") // the range's last id
 	if c := idRangeCheck(passwd, grp, clear, missing); c.ok || !strings.Contains(c.detail, "build (id 165535 in "+grp+")") {
 		t.Errorf("a group in the range: %+v", c)
+	}
+}
+
+func TestHostIDsCheck(t *testing.T) {
+	dir := t.TempDir()
+	p := hostids.Pool{First: 40 * hostids.RangeSize, Ranges: 2, Dir: filepath.Join(dir, "locks")}
+	r, err := p.Reserve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release()
+	if c := hostIDsCheck(p); !c.ok || !strings.Contains(c.detail, "1 held by running sandboxes, 1 free") {
+		t.Errorf("one of two held: %+v", c)
+	}
+	r2, _ := p.Reserve()
+	if c := hostIDsCheck(p); c.ok || c.fix == "" {
+		t.Errorf("all held: %+v", c)
+	}
+	r2.Release()
+	os.Chmod(p.Dir, 0o777)
+	if c := hostIDsCheck(p); c.ok || !strings.Contains(c.detail, "writable by nobody else") || c.fix == "" {
+		t.Errorf("a lock directory others may write: %+v", c)
 	}
 }
