@@ -209,23 +209,6 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.hostIDs, "host-ids", "root caller: the host ids the sandbox's 65536 ids map to: `auto` (a range no other running sandbox holds) or the first id (default "+strconv.Itoa(sandbox.DefaultHostIDBase)+")")
 }
 
-// command builds the Cmd for argv from the flags.
-func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
-	dryRun := f.dryRun || f.printSpec
-	base, err := f.hostBase(dryRun)
-	if err != nil {
-		return nil, err
-	}
-	c, err := f.buildCommand(argv, base)
-	if err != nil {
-		return nil, err
-	}
-	// --host-ids auto: Start reserves the range and holds it until the
-	// sandbox is gone (sandbox.Cmd.OwnHostIDs).
-	c.OwnHostIDs = f.hostIDs.auto && !dryRun
-	return c, nil
-}
-
 // hostBase is the first host id of the default sandbox's range: 0 for the
 // default (and for auto, whose range Start reserves), else what
 // --host-ids names. For a command that runs nothing (explain,
@@ -267,9 +250,13 @@ func (f *runFlags) hostBase(dryRun bool) (uint32, error) {
 	return f.hostIDs.base, nil
 }
 
-// buildCommand is command, with the default sandbox's ids mapped from
-// hostBase (0: the default).
-func (f *runFlags) buildCommand(argv []string, hostBase uint32) (*sandbox.Cmd, error) {
+// command builds the Cmd for argv from the flags.
+func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
+	dryRun := f.dryRun || f.printSpec
+	hostBase, err := f.hostBase(dryRun)
+	if err != nil {
+		return nil, err
+	}
 	var spec *specs.Spec
 	var errs []error
 	if f.specPath != "" {
@@ -429,7 +416,10 @@ func (f *runFlags) buildCommand(argv []string, hostBase uint32) (*sandbox.Cmd, e
 	if f.specPath != "" {
 		f.warnings = append(f.warnings, specWarnings(spec, f.seccompArg == "")...)
 	}
-	c := &sandbox.Cmd{Spec: spec, SpecOwned: true, Env: f.env, Dir: f.chdir, Strict: f.strict, DieWithParent: true}
+	c := &sandbox.Cmd{Spec: spec, SpecOwned: true, Env: f.env, Dir: f.chdir, Strict: f.strict, DieWithParent: true,
+		// --host-ids auto: Start reserves the range and holds it until
+		// the sandbox is gone.
+		OwnHostIDs: f.hostIDs.auto && !dryRun}
 	if len(argv) > 0 {
 		c.Path, c.Args = argv[0], argv
 	}
