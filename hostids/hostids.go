@@ -96,9 +96,8 @@ const maxStale = 8
 // one chosen by the caller's pid, so that concurrent callers seldom race
 // for the same one.
 func (p Pool) Reserve() (*Reservation, error) {
-	if p.First%RangeSize != 0 || p.Ranges <= 0 || uint64(p.First)+uint64(p.Ranges)*RangeSize > 1<<32-1 {
-		return nil, fmt.Errorf("hostids: pool of %d ranges from %d: want a first id that is a multiple of %d and ranges below 2^32-1",
-			p.Ranges, p.First, RangeSize)
+	if err := p.check(); err != nil {
+		return nil, err
 	}
 	dir, err := openDir(p.Dir)
 	if err != nil {
@@ -124,6 +123,16 @@ func (p Pool) Reserve() (*Reservation, error) {
 	}
 	unix.Close(dir)
 	return nil, fmt.Errorf("hostids: all %d ranges from %d are held or overlap accounts and subordinate ids", p.Ranges, p.First)
+}
+
+// check refuses a pool whose ranges are not aligned or do not fit below
+// the kernel's "no id".
+func (p Pool) check() error {
+	if p.First%RangeSize != 0 || p.Ranges <= 0 || uint64(p.First)+uint64(p.Ranges)*RangeSize > 1<<32-1 {
+		return fmt.Errorf("hostids: pool of %d ranges from %d: want a first id that is a multiple of %d and ranges below 2^32-1",
+			p.Ranges, p.First, RangeSize)
+	}
+	return nil
 }
 
 // Hold records pid, the sandbox's first process (its pid-1 reaper), in
@@ -298,6 +307,9 @@ func openDir(dir string) (int, error) {
 // nor overlapping an account or subordinate range). It creates the lock
 // directory, as Reserve would, and checks it the same way.
 func (p Pool) Status() (held, free int, err error) {
+	if err := p.check(); err != nil {
+		return 0, 0, err
+	}
 	dir, err := openDir(p.Dir)
 	if err != nil {
 		return 0, 0, err

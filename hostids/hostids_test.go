@@ -236,6 +236,9 @@ func TestReserveRefusesBadPools(t *testing.T) {
 			t.Errorf("%s: %+v, %v; want an error with %q", c.name, r, err, c.want)
 			r.Release()
 		}
+		if _, _, err := c.pool.Status(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Status: %v; want an error with %q", c.name, err, c.want)
+		}
 	}
 	if got := lockFiles(t, open); len(got) != 0 {
 		t.Errorf("a refused pool got lock files: %v", got)
