@@ -304,17 +304,20 @@ func openDir(dir string) (int, error) {
 
 // Status counts the pool's ranges without taking any: held (locked, or
 // kept for a sandbox whose holder died; see Hold), and free (neither held
-// nor overlapping an account or subordinate range). It creates the lock
-// directory, as Reserve would, and checks it the same way.
+// nor overlapping an account or subordinate range). It checks the lock
+// directory as Reserve does, but does not create it: none means no range
+// was ever held.
 func (p Pool) Status() (held, free int, err error) {
 	if err := p.check(); err != nil {
 		return 0, 0, err
 	}
-	dir, err := openDir(p.Dir)
-	if err != nil {
-		return 0, 0, err
+	dir := -1
+	if _, err := os.Lstat(p.Dir); !errors.Is(err, os.ErrNotExist) || p.Dir == "" {
+		if dir, err = openDir(p.Dir); err != nil {
+			return 0, 0, err
+		}
+		defer unix.Close(dir)
 	}
-	defer unix.Close(dir)
 	locked, err := flockedInodes()
 	if err != nil {
 		return 0, 0, err
@@ -324,7 +327,7 @@ func (p Pool) Status() (held, free int, err error) {
 		base := p.First + uint32(k)*RangeSize
 		name := strconv.FormatUint(uint64(base), 10)
 		var st unix.Stat_t
-		if unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+		if dir >= 0 && unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 			if locked[[3]uint64{uint64(unix.Major(st.Dev)), uint64(unix.Minor(st.Dev)), st.Ino}] {
 				held++
 				continue

@@ -296,7 +296,10 @@ func TestStatus(t *testing.T) {
 	p.SubUID = filepath.Join(dir, "subuid")
 	os.WriteFile(p.SubUID, []byte("alice:"+strconv.FormatUint(uint64(p.First)+3*RangeSize, 10)+":65536\n"), 0o644)
 	if held, free, err := p.Status(); err != nil || held != 0 || free != 3 {
-		t.Fatalf("empty pool: held %d, free %d, %v; want 0, 3", held, free, err)
+		t.Fatalf("a pool never used: held %d, free %d, %v; want 0, 3", held, free, err)
+	}
+	if _, err := os.Stat(p.Dir); !os.IsNotExist(err) {
+		t.Errorf("Status created the lock directory: %v", err)
 	}
 	r, err := p.Reserve()
 	if err != nil {
