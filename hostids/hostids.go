@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -160,9 +161,7 @@ func (r *Reservation) Release() error {
 		return nil
 	}
 	var err error
-	var held, named unix.Stat_t
-	if unix.Fstat(r.fd, &held) == nil && unix.Fstatat(r.dir, r.name, &named, unix.AT_SYMLINK_NOFOLLOW) == nil &&
-		held.Ino == named.Ino && held.Dev == named.Dev {
+	if same, _ := namesFile(r.dir, r.name, r.fd); same {
 		err = unix.Unlinkat(r.dir, r.name, 0)
 	}
 	unix.Close(r.fd)
@@ -195,13 +194,8 @@ func lock(dir int, dirName string, base uint32) (*Reservation, error) {
 		// A holder that released between our open and our lock removed
 		// the file: the inode locked is no longer the one the name
 		// names. Try again with the name's new file.
-		var held, named unix.Stat_t
-		if err := unix.Fstat(fd, &held); err != nil {
-			unix.Close(fd)
-			return nil, fmt.Errorf("hostids: %w", &os.PathError{Op: "fstat", Path: path, Err: err})
-		}
-		err = unix.Fstatat(dir, name, &named, unix.AT_SYMLINK_NOFOLLOW)
-		if err == nil && held.Ino == named.Ino && held.Dev == named.Dev {
+		same, err := namesFile(dir, name, fd)
+		if same {
 			if sandboxAlive(fd) {
 				unix.Close(fd)
 				return nil, nil
@@ -220,10 +214,24 @@ func lock(dir int, dirName string, base uint32) (*Reservation, error) {
 		}
 		unix.Close(fd)
 		if err != nil && !errors.Is(err, unix.ENOENT) {
-			return nil, fmt.Errorf("hostids: %w", &os.PathError{Op: "stat", Path: path, Err: err})
+			return nil, fmt.Errorf("hostids: %s: %w", path, err)
 		}
 	}
 	return nil, fmt.Errorf("hostids: %s: replaced under the lock %d times", path, maxStale)
+}
+
+// namesFile reports whether name in dir is still the file open at fd: a
+// holder releasing removes the name (ENOENT), and another file may take
+// it.
+func namesFile(dir int, name string, fd int) (bool, error) {
+	var open, named unix.Stat_t
+	if err := unix.Fstat(fd, &open); err != nil {
+		return false, os.NewSyscallError("fstat", err)
+	}
+	if err := unix.Fstatat(dir, name, &named, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return false, err
+	}
+	return open.Ino == named.Ino && open.Dev == named.Dev, nil
 }
 
 // sandboxAlive reports whether the lock file at fd, just locked, names a
@@ -405,20 +413,11 @@ func (p Pool) taken() spans {
 func Conflicts(lo, n uint64, passwd, group, subuid, subgid string) []string {
 	var who []string
 	for _, w := range holders(passwd, group, subuid, subgid).overlaps(lo, n) {
-		if !contains(who, w) {
+		if !slices.Contains(who, w) {
 			who = append(who, w)
 		}
 	}
 	return who
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func holders(passwd, group, subuid, subgid string) spans {
