@@ -74,7 +74,7 @@ func (c *Cmd) result(st *spawn.State, stats *cgStats, killed Status, wall time.D
 		// Output past the limit was dropped: whatever the exit, the
 		// caller did not get it all.
 		r.Status = killed
-	case stats != nil && stats.oomKills > 0 && c.Limits.Memory > 0 && failed:
+	case stats != nil && stats.oomKills > 0 && c.res.MemoryMax > 0 && failed:
 		r.Status = StatusMemoryLimit
 	case stats != nil && stats.oomKills > 0 && failed:
 		r.Status = StatusOOM

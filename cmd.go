@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -37,6 +38,11 @@ type Limits struct {
 	Memory int64
 	// Pids caps the tree's processes and threads.
 	Pids int64
+	// CPUs caps the tree's CPU bandwidth: it may use CPUs × 100ms of CPU
+	// time in each 100ms (cpu.max; cpu.cfs_quota_us on v1), so 0.5 is half
+	// of one CPU and 2 two whole CPUs. Zero: no limit; otherwise at least
+	// 0.01.
+	CPUs float64
 	// Output caps the bytes written to stdout and stderr together.
 	Output int64
 	// FileSize caps the size of any file the command writes (RLIMIT_FSIZE).
@@ -146,6 +152,9 @@ type Cmd struct {
 	// hostRange is the range OwnHostIDs reserved, until the sandbox is
 	// gone.
 	hostRange *hostids.Reservation
+	// res are the cgroup limits of the effective spec (Limits.Memory,
+	// Pids and CPUs, or the spec's linux.resources).
+	res cgroups.Resources
 }
 
 // Command returns the Cmd to run name with args in the default sandbox.
@@ -164,8 +173,9 @@ func CommandContext(ctx context.Context, name string, arg ...string) *Cmd {
 	return c
 }
 
-// EffectiveSpec returns the spec Start will run, with Limits applied as
-// rlimits; it does not start anything.
+// EffectiveSpec returns the spec Start will run, with Limits applied: as
+// rlimits, and Memory, Pids and CPUs as linux.resources (replacing the
+// spec's own values of those). It does not start anything.
 func (c *Cmd) EffectiveSpec() (*specs.Spec, error) {
 	var spec *specs.Spec
 	switch {
@@ -209,7 +219,36 @@ func (c *Cmd) EffectiveSpec() (*specs.Spec, error) {
 	if l.OpenFiles > 0 {
 		setRlimit(spec, "RLIMIT_NOFILE", l.OpenFiles, l.OpenFiles)
 	}
+	if l.Memory > 0 || l.Pids > 0 || l.CPUs > 0 {
+		if spec.Linux == nil {
+			spec.Linux = &specs.Linux{}
+		}
+		if spec.Linux.Resources == nil {
+			spec.Linux.Resources = &specs.LinuxResources{}
+		}
+		r := spec.Linux.Resources
+		if l.Memory > 0 {
+			// swap counts memory plus swap: equal, it forbids swap.
+			r.Memory = &specs.LinuxMemory{Limit: &l.Memory, Swap: &l.Memory}
+		}
+		if l.Pids > 0 {
+			r.Pids = &specs.LinuxPids{Limit: &l.Pids}
+		}
+		if l.CPUs > 0 {
+			quota, period := cpuQuota(l.CPUs), uint64(cgroups.DefaultCPUPeriod/time.Microsecond)
+			r.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+		}
+	}
 	return spec, nil
+}
+
+// MaxCPUs bounds Limits.CPUs: a quota above what any host could use is a
+// mistake, not a limit.
+const MaxCPUs = 1024
+
+// cpuQuota is the quota of Limits.CPUs in µs per default period.
+func cpuQuota(cpus float64) int64 {
+	return int64(math.Round(cpus * float64(cgroups.DefaultCPUPeriod/time.Microsecond)))
 }
 
 func setRlimit(spec *specs.Spec, typ string, soft, hard uint64) {
@@ -255,7 +294,7 @@ func (c *Cmd) Start() (err error) {
 	if err != nil {
 		return err
 	}
-	if err := c.makeCgroup(hasReaper(spec)); err != nil {
+	if err := c.makeCgroup(spec); err != nil {
 		return err
 	}
 	if c.OwnHostIDs {
@@ -264,7 +303,7 @@ func (c *Cmd) Start() (err error) {
 			return err
 		}
 	}
-	opts := oci.Options{Files: 3 + len(c.ExtraFiles)}
+	opts := oci.Options{Files: 3 + len(c.ExtraFiles), ResourcesApplied: true}
 	if c.Path != "" && (len(c.Args) == 0 || c.Path != c.Args[0]) {
 		opts.Path = c.Path
 	}
@@ -280,7 +319,7 @@ func (c *Cmd) Start() (err error) {
 		return err
 	}
 	c.compiled = compiled
-	c.Warnings = compiled.Warnings
+	c.Warnings = append(c.Warnings, compiled.Warnings...)
 	if c.cg == nil && !newPidNS(spec) {
 		c.Warnings = append(c.Warnings, "no new pid namespace and no cgroup: processes the command leaves running "+
 			"(daemons, a process group of their own) survive its end, a limit's kill and a cancel")
@@ -410,39 +449,50 @@ func (l *Limits) validate() error {
 	if l.Pids > cgroups.MaxPids {
 		errs = append(errs, fmt.Errorf("sandbox: pids limit %d: at most %d (the kernel's limit on pids)", l.Pids, cgroups.MaxPids))
 	}
+	if l.CPUs != 0 && !(l.CPUs >= 0.01 && l.CPUs <= MaxCPUs) { // NaN too
+		errs = append(errs, fmt.Errorf("sandbox: Limits.CPUs is %g: must be between 0.01 and %d, or 0 for none", l.CPUs, MaxCPUs))
+	}
 	return errors.Join(errs...)
 }
 
-// makeCgroup creates the run's cgroup when a limit or the accounting
-// needs one. Without one (no cgroup hierarchy this caller may write), the
+// makeCgroup creates the run's cgroup when the spec's linux.resources
+// (Limits.Memory, Pids and CPUs among them) or the CPU time accounting
+// need one. Without one (no cgroup hierarchy this caller may write), the
 // limits that need it are listed as unenforced.
-func (c *Cmd) makeCgroup(reaper bool) error {
-	l := c.Limits
-	needs := l.Memory > 0 || l.Pids > 0 || l.CPUTime > 0
-	if !needs {
-		return nil
+func (c *Cmd) makeCgroup(spec *specs.Spec) error {
+	var specRes *specs.LinuxResources
+	if spec.Linux != nil {
+		specRes = spec.Linux.Resources
 	}
-	// A supervisor SIGKILLed before its Destroy leaves its cgroup: collect
-	// such leftovers once per process, before making ours.
-	sweepOnce.Do(func() { cgroups.Sweep(nil, "") })
-	res := cgroups.Resources{MemoryMax: l.Memory, PidsMax: l.Pids}
-	if l.Memory > 0 {
-		res.MemorySwapMax = cgroups.NoSwap
-	}
-	cg, err := cgroups.New(cgroups.Config{Resources: res, BestEffort: true, Supervisor: reaper})
-	if err != nil && errors.Is(err, unix.EINVAL) {
-		// The kernel refused a value: a bad limit, not a host without
-		// cgroups, which BestEffort would note and go on.
-		return fmt.Errorf("sandbox: cgroup: %w", err)
+	res, warnings, err := cgroups.FromOCI(specRes)
+	if err == nil && specRes != nil {
+		err = c.checkDevices(spec, specRes.Devices)
 	}
 	if err != nil {
-		for _, lim := range requestedCgroupLimits(l) {
-			c.unenf = append(c.unenf, fmt.Sprintf("%s: no usable cgroup: %v", lim, err))
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	c.Warnings = append(c.Warnings, warnings...)
+	c.res = res
+	requested := requestedCgroupLimits(res, c.Limits.CPUTime)
+	if len(requested) > 0 {
+		// A supervisor SIGKILLed before its Destroy leaves its cgroup:
+		// collect such leftovers once per process, before making ours.
+		sweepOnce.Do(func() { cgroups.Sweep(nil, "") })
+		cg, err := cgroups.New(cgroups.Config{Resources: res, BestEffort: true, Supervisor: hasReaper(spec)})
+		if err != nil && errors.Is(err, unix.EINVAL) {
+			// The kernel refused a value: a bad limit, not a host without
+			// cgroups, which BestEffort would note and go on.
+			return fmt.Errorf("sandbox: cgroup: %w", err)
 		}
-	} else {
-		c.cg = cg
-		for _, u := range cg.Unenforced() {
-			c.unenf = append(c.unenf, u.String())
+		if err != nil {
+			for _, lim := range requested {
+				c.unenf = append(c.unenf, fmt.Sprintf("%s: no usable cgroup: %v", lim, err))
+			}
+		} else {
+			c.cg = cg
+			for _, u := range cg.Unenforced() {
+				c.unenf = append(c.unenf, u.String())
+			}
 		}
 	}
 	if c.Strict && len(c.unenf) > 0 {
@@ -452,17 +502,48 @@ func (c *Cmd) makeCgroup(reaper bool) error {
 	return nil
 }
 
+// checkDevices accepts the one form of linux.resources.devices that
+// generated specs carry (`runc spec`: deny everything) in a sandbox with a
+// user namespace of its own, noting it unenforced: no device cgroup is
+// made, but in that namespace the command cannot make device nodes, so it
+// reaches only those of linux.devices and of its mounts. Other rules, and
+// any rule without a new user namespace, are refused.
+func (c *Cmd) checkDevices(spec *specs.Spec, rules []specs.LinuxDeviceCgroup) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	for i, r := range rules {
+		denyAll := !r.Allow && (r.Type == "" || r.Type == "a") && r.Major == nil && r.Minor == nil &&
+			(r.Access == "" || r.Access == "rwm")
+		if !denyAll {
+			return fmt.Errorf("linux.resources.devices[%d]: device cgroup rules other than denying everything are not supported yet", i)
+		}
+	}
+	if created, _ := oci.Namespaces(spec); !created[specs.UserNamespace] {
+		return errors.New("linux.resources.devices: device cgroup rules are not supported yet, and without a user namespace nothing else keeps the command from making device nodes")
+	}
+	c.unenf = append(c.unenf, "linux.resources.devices: no device cgroup (not supported yet); the command, in a user namespace, "+
+		"cannot make device nodes and reaches only those of linux.devices and its mounts")
+	return nil
+}
+
 var sweepOnce sync.Once
 
-func requestedCgroupLimits(l Limits) []string {
+func requestedCgroupLimits(r cgroups.Resources, cpuTime time.Duration) []string {
 	var out []string
-	if l.Memory > 0 {
+	if r.MemoryMax > 0 {
 		out = append(out, "memory")
 	}
-	if l.Pids > 0 {
+	if r.PidsMax > 0 {
 		out = append(out, "pids")
 	}
-	if l.CPUTime > 0 {
+	if r.CPUQuota > 0 {
+		out = append(out, "cpu bandwidth")
+	}
+	if r.CPUWeight > 0 {
+		out = append(out, "cpu weight")
+	}
+	if cpuTime > 0 {
 		out = append(out, "cpu time of the whole tree (each process still has RLIMIT_CPU, in whole seconds rounded up)")
 	}
 	return out
@@ -496,29 +577,13 @@ func (c *Cmd) cleanup() {
 // command into a joined pid namespace: it is not one of the command's
 // processes.
 func hasReaper(spec *specs.Spec) bool {
-	if spec.Annotations[oci.AnnotationInit] == "true" {
-		return true
-	}
-	if spec.Linux != nil {
-		for _, n := range spec.Linux.Namespaces {
-			if n.Type == specs.PIDNamespace && n.Path != "" {
-				return true
-			}
-		}
-	}
-	return false
+	_, joined := oci.Namespaces(spec)
+	return spec.Annotations[oci.AnnotationInit] == "true" || joined[specs.PIDNamespace]
 }
 
 // newPidNS reports whether spec gives the command a pid namespace of its
 // own, whose end (with its pid 1) ends the whole tree.
 func newPidNS(spec *specs.Spec) bool {
-	if spec.Linux == nil {
-		return false
-	}
-	for _, n := range spec.Linux.Namespaces {
-		if n.Type == specs.PIDNamespace && n.Path == "" {
-			return true
-		}
-	}
-	return false
+	created, _ := oci.Namespaces(spec)
+	return created[specs.PIDNamespace]
 }

@@ -314,6 +314,13 @@ func TestNoLeaks(t *testing.T) {
 			sandbox.CommandContext(ctx, "sleep", "10").Run()
 		},
 		func() { sandbox.Command("sh", "-c", "cat").CombinedOutput() },
+		func() { c := sandbox.Command("true"); c.Limits.CPUs = 0.001; c.Run() },
+		func() {
+			c := sandbox.Command("true")
+			c.Spec = sandbox.DefaultSpec(sandbox.DefaultOptions{Args: c.Args})
+			c.Spec.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{}}
+			c.Run()
+		},
 	}
 	if os.Geteuid() == 0 {
 		runs = append(runs, func() {
@@ -347,4 +354,57 @@ func countFds(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(ents)
+}
+
+// TestLimitsAsResources: Limits.Memory, Pids and CPUs become the effective
+// spec's linux.resources, replacing the spec's own; a spec's resources are
+// enforced like the limits (root: a cgroup); bad values are refused before
+// anything starts, by name.
+func TestLimitsAsResources(t *testing.T) {
+	c := sandbox.Command("true")
+	pids := int64(5)
+	c.Spec = sandbox.DefaultSpec(sandbox.DefaultOptions{Args: c.Args})
+	c.Spec.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &pids}}
+	c.Limits = sandbox.Limits{Memory: 64 << 20, CPUs: 1.5}
+	spec, err := c.EffectiveSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := spec.Linux.Resources
+	if r == nil || r.Memory == nil || *r.Memory.Limit != 64<<20 || *r.Memory.Swap != 64<<20 ||
+		r.CPU == nil || *r.CPU.Quota != 150000 || *r.CPU.Period != 100000 || r.Pids == nil || *r.Pids.Limit != 5 {
+		t.Errorf("effective resources: %+v", r)
+	}
+	if *c.Spec.Linux.Resources.Pids.Limit != 5 || c.Spec.Linux.Resources.Memory != nil {
+		t.Error("EffectiveSpec changed the caller's spec")
+	}
+
+	for _, cpus := range []float64{-1, 0.001, 5000} {
+		c := sandbox.Command("true")
+		c.Limits.CPUs = cpus
+		if err := c.Start(); err == nil || !strings.Contains(err.Error(), "Limits.CPUs") {
+			t.Errorf("CPUs %v: %v", cpus, err)
+			if err == nil {
+				c.Wait()
+			}
+		}
+	}
+	c = sandbox.Command("true")
+	c.Spec = sandbox.DefaultSpec(sandbox.DefaultOptions{Args: c.Args})
+	c.Spec.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0"}}
+	if err := c.Start(); err == nil || !strings.Contains(err.Error(), "linux.resources.cpu.cpus: not supported yet") {
+		t.Errorf("cpu.cpus: %v", err)
+	} else if c.Result == nil || c.Result.Status != sandbox.StatusSetupError {
+		t.Errorf("cpu.cpus: result %+v", c.Result)
+	}
+
+	testutil.RequireUserNS(t)
+	testutil.RequireRoot(t) // a cgroup
+	c = sandbox.Command("sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait")
+	c.Spec = sandbox.DefaultSpec(sandbox.DefaultOptions{Args: c.Args})
+	c.Spec.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &pids}}
+	res, err := c.Run()
+	if res == nil || res.Status != sandbox.StatusPidsLimit {
+		t.Errorf("a spec's pids.limit: %+v, %v", res, err)
+	}
 }

@@ -24,10 +24,10 @@ const (
 	StatusSignal           Status = "signal"            // killed by a signal nobody in the sandbox's supervision sent
 	StatusTimeLimit        Status = "time-limit"        // used its CPU time (Limits.CPUTime)
 	StatusWallLimit        Status = "wall-limit"        // ran past Limits.WallTime
-	StatusMemoryLimit      Status = "memory-limit"      // the OOM killer acted at Limits.Memory
+	StatusMemoryLimit      Status = "memory-limit"      // the OOM killer acted at the memory limit (Limits.Memory, or the spec's)
 	StatusOOM              Status = "oom"               // the OOM killer acted without a memory limit of ours
 	StatusOutputLimit      Status = "output-limit"      // wrote more than Limits.Output to stdout and stderr
-	StatusPidsLimit        Status = "pids-limit"        // failed after forks were refused at Limits.Pids
+	StatusPidsLimit        Status = "pids-limit"        // failed after forks were refused at the pids limit (Limits.Pids, or the spec's)
 	StatusSeccompViolation Status = "seccomp-violation" // killed by its seccomp filter (SIGSYS)
 	StatusSetupError       Status = "setup-error"       // the sandbox could not be built; the command never ran
 	StatusCanceled         Status = "canceled"          // the library's context was done and its Cancel (by default a kill) ended the command

@@ -95,6 +95,28 @@ type Options struct {
 	// started it exits (see spawn.Builder.Pdeathsig): to the pid-1 reaper,
 	// whose death ends the whole pid namespace, or else to the command.
 	Pdeathsig unix.Signal
+	// ResourcesApplied tells Compile that the caller applies
+	// linux.resources itself (cgroups.FromOCI and the cgroup whose join
+	// steps Extra emits). Without it a spec with linux.resources is
+	// refused: nothing would enforce them.
+	ResourcesApplied bool
+}
+
+// Namespaces reports the namespace types spec creates (listed without a
+// path) and those it joins (listed with one).
+func Namespaces(spec *specs.Spec) (created, joined map[specs.LinuxNamespaceType]bool) {
+	created = map[specs.LinuxNamespaceType]bool{}
+	joined = map[specs.LinuxNamespaceType]bool{}
+	if spec.Linux != nil {
+		for _, ns := range spec.Linux.Namespaces {
+			if ns.Path == "" {
+				created[ns.Type] = true
+			} else {
+				joined[ns.Type] = true
+			}
+		}
+	}
+	return created, joined
 }
 
 // Compiled is a spec compiled for spawning: the program and the parent's
@@ -121,7 +143,7 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	var warnings []string
-	errs = append(errs, checkTopLevel(spec, &warnings)...)
+	errs = append(errs, checkTopLevel(spec, opts, &warnings)...)
 
 	privileged := os.Geteuid() == 0 && !opts.Unprivileged
 	usernsLast := false
@@ -168,12 +190,7 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	have := map[specs.LinuxNamespaceType]bool{}
-	if spec.Linux != nil {
-		for _, ns := range spec.Linux.Namespaces {
-			have[ns.Type] = ns.Path == ""
-		}
-	}
+	have, _ := Namespaces(spec)
 	if init && !have[specs.PIDNamespace] {
 		bad("annotations[%q]: a pid-1 reaper needs a new pid namespace", AnnotationInit)
 	}
@@ -370,7 +387,7 @@ func nsBoundCaps(p *creds.Plan) []string {
 
 // checkTopLevel refuses what this runtime does not implement and warns
 // about what it accepts but ignores.
-func checkTopLevel(spec *specs.Spec, warnings *[]string) []error {
+func checkTopLevel(spec *specs.Spec, opts Options, warnings *[]string) []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if spec.Version != "" && !strings.HasPrefix(spec.Version, "1.") {
@@ -425,8 +442,8 @@ func checkTopLevel(spec *specs.Spec, warnings *[]string) []error {
 		}
 	}
 	if l := spec.Linux; l != nil {
-		if l.Resources != nil {
-			bad("linux.resources: set limits through the runner (sandbox run, sandbox.Command)")
+		if l.Resources != nil && !opts.ResourcesApplied {
+			bad("linux.resources: nothing here applies them: run the spec through sandbox run or sandbox.Cmd")
 		}
 		if l.CgroupsPath != "" {
 			bad("linux.cgroupsPath: not supported yet")

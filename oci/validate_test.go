@@ -72,7 +72,7 @@ func TestValidationListsEveryError(t *testing.T) {
 		`linux.sysctl["kernel.panic"]: not a namespaced sysctl`,
 		`linux.rootfsPropagation: "sideways"`,
 		`linux.devices[0].type: "x"`,
-		`linux.resources:`,
+		`linux.resources: nothing here applies them`,
 		`hooks: not supported yet`,
 		`windows: not a Linux container`,
 	} {
@@ -122,4 +122,33 @@ func countFds(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(ents)
+}
+
+// TestResourcesApplied: linux.resources compile only for a caller that
+// applies them (Options.ResourcesApplied), and then change nothing in the
+// program: the cgroup is the runner's.
+func TestResourcesApplied(t *testing.T) {
+	s := sandbox.DefaultSpec(sandbox.DefaultOptions{Args: []string{"/bin/true"}})
+	limit := int64(64 << 20)
+	s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
+	if c, err := oci.Compile(s, oci.Options{}); err == nil || !strings.Contains(err.Error(), "linux.resources: nothing here applies them") {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("resources without ResourcesApplied: %v", err)
+	}
+	with, err := oci.Compile(s, oci.Options{ResourcesApplied: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer with.Close()
+	s.Linux.Resources = nil
+	without, err := oci.Compile(s, oci.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer without.Close()
+	if a, b := with.Program.String(), without.Program.String(); a != b {
+		t.Errorf("resources changed the program:\n%s\n---\n%s", a, b)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/gosandbox/sandbox/cgroups"
 	"github.com/gosandbox/sandbox/oci"
 )
 
@@ -42,7 +43,16 @@ func runExplain(args []string) int {
 		fmt.Fprintln(os.Stderr, "sandbox explain:", err)
 		return exitSetup
 	}
-	opts := oci.Options{Files: 3}
+	var res cgroups.Resources
+	if spec.Linux != nil {
+		var warnings []string
+		if res, warnings, err = cgroups.FromOCI(spec.Linux.Resources); err != nil {
+			fmt.Fprintln(os.Stderr, "sandbox explain:", err)
+			return exitSetup
+		}
+		f.warnings = append(f.warnings, warnings...)
+	}
+	opts := oci.Options{Files: 3, ResourcesApplied: true}
 	if c.Path != "" && len(c.Args) > 0 && c.Path != c.Args[0] {
 		opts.Path = c.Path
 	}
@@ -53,7 +63,7 @@ func runExplain(args []string) int {
 	}
 	defer compiled.Close()
 	fmt.Print(compiled.Program)
-	if c.Limits.Memory > 0 || c.Limits.Pids > 0 || c.Limits.CPUTime > 0 {
+	if res != (cgroups.Resources{}) || c.Limits.CPUTime > 0 {
 		fmt.Println("# with these limits, sandbox run also creates a cgroup: the child starts in it (CLONE_INTO_CGROUP) and joins any cgroup v1 hierarchy with a write to cgroup.procs after pivot_root")
 	}
 	for _, w := range append(f.warnings, compiled.Warnings...) {

@@ -20,6 +20,7 @@ import (
 	"github.com/gosandbox/sandbox/cgroups"
 	"github.com/gosandbox/sandbox/creds"
 	"github.com/gosandbox/sandbox/hostids"
+	"github.com/gosandbox/sandbox/oci"
 	"github.com/gosandbox/sandbox/seccomp"
 	"github.com/gosandbox/sandbox/spawn"
 )
@@ -44,6 +45,7 @@ type runFlags struct {
 	cpuTime, wallTime     durationFlag
 	memory, output, fsize sizeFlag
 	pids                  int64
+	cpus                  float64
 	nofile                uint64
 	dieWithParent, strict bool
 	statusJSON            string
@@ -200,6 +202,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.wallTime, "wall-time", "wall-clock limit, in `seconds` (0: none)")
 	fs.Var(&f.memory, "memory", "memory limit (`SIZE`: bytes, or with k, m, g; 0: none)")
 	fs.Int64Var(&f.pids, "pids", 0, "limit on processes and threads (0: none)")
+	fs.Float64Var(&f.cpus, "cpus", 0, "CPU bandwidth of the whole tree, in `CPUs` (0.5: half of one CPU's time; 0: none)")
 	fs.Var(&f.output, "output-limit", "limit on bytes written to stdout and stderr together (`SIZE`; 0: none)")
 	fs.Var(&f.fsize, "fsize", "largest file the command may write (`SIZE`; 0: none)")
 	fs.Uint64Var(&f.nofile, "nofile", 0, "limit on open descriptors per process (0: the default, 1024)")
@@ -368,6 +371,9 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	if f.pids < 0 || f.pids > cgroups.MaxPids {
 		errs = append(errs, fmt.Errorf("--pids %d: must be between 0 (no limit) and %d", f.pids, cgroups.MaxPids))
 	}
+	if f.cpus != 0 && !(f.cpus >= 0.01 && f.cpus <= sandbox.MaxCPUs) {
+		errs = append(errs, fmt.Errorf("--cpus %g: must be between 0.01 and %d, or 0 (no limit)", f.cpus, sandbox.MaxCPUs))
+	}
 	added, err := f.applyCaps(spec)
 	if err != nil {
 		errs = append(errs, err)
@@ -391,7 +397,8 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 		// memory, only for a root caller (the memory is not dumpable) and
 		// a new user namespace (the capability held there, not in the
 		// host's); oci.Compile refuses CAP_SYS_PTRACE otherwise.
-		ptraceSafe := !spawn.ParentDumpable() && newUserNS(spec)
+		created, _ := oci.Namespaces(spec)
+		ptraceSafe := !spawn.ParentDumpable() && created[specs.UserNamespace]
 		for _, w := range seccomp.GrantCaps(spec.Linux.Seccomp, added, ptraceSafe) {
 			f.warnings = append(f.warnings, "--cap-add "+w)
 		}
@@ -425,7 +432,7 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	}
 	c.Limits = sandbox.Limits{
 		CPUTime: time.Duration(f.cpuTime), WallTime: time.Duration(f.wallTime),
-		Memory: int64(f.memory), Pids: f.pids, Output: int64(f.output),
+		Memory: int64(f.memory), Pids: f.pids, CPUs: f.cpus, Output: int64(f.output),
 		FileSize: int64(f.fsize), OpenFiles: f.nofile,
 	}
 	return c, nil
@@ -435,14 +442,7 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 // leaves out, so that running one is never quietly weaker.
 func specWarnings(spec *specs.Spec, seccompUnset bool) []string {
 	var w []string
-	have := map[specs.LinuxNamespaceType]bool{}
-	if spec.Linux != nil {
-		for _, n := range spec.Linux.Namespaces {
-			if n.Path == "" {
-				have[n.Type] = true
-			}
-		}
-	}
+	have, _ := oci.Namespaces(spec)
 	var missing []string
 	for _, t := range []specs.LinuxNamespaceType{specs.UserNamespace, specs.MountNamespace, specs.PIDNamespace,
 		specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.CgroupNamespace} {
@@ -597,17 +597,4 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// newUserNS reports whether spec creates a user namespace of its own.
-func newUserNS(spec *specs.Spec) bool {
-	if spec.Linux == nil {
-		return false
-	}
-	for _, n := range spec.Linux.Namespaces {
-		if n.Type == specs.UserNamespace && n.Path == "" {
-			return true
-		}
-	}
-	return false
 }

@@ -116,7 +116,7 @@ func runRun(args []string) int {
 		}
 	}
 	<-notified
-	evacuateForLimits(c.Limits)
+	evacuateForLimits(c)
 	ttys := saveTTYs()
 	var res *sandbox.Result
 	if err := c.Start(); err != nil {
@@ -249,14 +249,19 @@ func dieWithParent(ppid int) error {
 // evacuateForLimits moves sandbox run into a leaf of its own cgroup2
 // cgroup when it was started alone in a delegated one (systemd-run --user
 // --scope -p Delegate=yes): cgroup v2 lets that cgroup give its children
-// the memory and pids controllers only while it holds no process. Where
+// the controllers the limits need only while it holds no process. Where
 // that does not apply, or fails, the limits are listed unenforced as
 // before.
-func evacuateForLimits(l sandbox.Limits) {
-	if l.Memory == 0 && l.Pids == 0 {
+func evacuateForLimits(c *sandbox.Cmd) {
+	spec, err := c.EffectiveSpec()
+	if err != nil || spec.Linux == nil || spec.Linux.Resources == nil {
+		return // Start reports a bad spec
+	}
+	res, _, err := cgroups.FromOCI(spec.Linux.Resources)
+	if err != nil || res == (cgroups.Resources{}) {
 		return
 	}
 	if cl, err := cgroups.Detect(); err == nil {
-		cl.EvacuateFor(&cgroups.Resources{MemoryMax: l.Memory, PidsMax: l.Pids}, "supervisor")
+		cl.EvacuateFor(&res, "supervisor")
 	}
 }

@@ -1217,11 +1217,11 @@ func pidsWith(arg string) []int {
 func TestUnprivilegedLimits(t *testing.T) {
 	testutil.RequireNonRoot(t)
 	testutil.RequireUserNS(t)
-	r := sandbox(t, "--memory", "64m", "--pids", "10", "--", "true")
-	if r.code != 0 || r.rec == nil || len(r.rec.Unenforced) < 2 {
-		t.Errorf("want the run with memory and pids listed unenforced: %s", r)
+	r := sandbox(t, "--memory", "64m", "--pids", "10", "--cpus", "0.5", "--", "true")
+	if r.code != 0 || r.rec == nil || len(r.rec.Unenforced) < 3 {
+		t.Errorf("want the run with memory, pids and cpu listed unenforced: %s", r)
 	}
-	for _, w := range []string{"warning: not enforced: memory", "warning: not enforced: pids"} {
+	for _, w := range []string{"warning: not enforced: memory", "warning: not enforced: pids", "warning: not enforced: cpu bandwidth"} {
 		if !strings.Contains(r.stderr, w) {
 			t.Errorf("stderr lacks %q: %s", w, r)
 		}
