@@ -21,7 +21,7 @@ func runExplain(args []string) int {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	usage := func() {
 		fmt.Fprintln(os.Stderr, "usage: sandbox explain [run flags] -- CMD [ARG…]\n\nPrints the program the child runs between clone3 and exec, one step per line:\nindex, syscall with its arguments, jumps, and what the step is for.\n\nflags (as for sandbox run):")
-		fs.PrintDefaults()
+		printFlags(fs)
 	}
 	fs.Usage = func() {} // the whole text for -h only
 	f := runFlags{dryRun: true}

@@ -4,10 +4,12 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/gosandbox/sandbox/seccomp"
 )
@@ -36,6 +38,18 @@ func usage() {
 	for _, n := range names {
 		fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, commands[n].summary)
 	}
+}
+
+// printFlags lists fs's flags on stderr as the GNU long options they are
+// used as (--name VALUE), in flag.PrintDefaults's order and layout.
+func printFlags(fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		value, usage := flag.UnquoteUsage(f)
+		if value != "" {
+			value = " " + value
+		}
+		fmt.Fprintf(os.Stderr, "  --%s%s\n    \t%s\n", f.Name, value, strings.ReplaceAll(usage, "\n", "\n    \t"))
+	})
 }
 
 // useExternalSeccomp points a build without libseccomp at the

@@ -45,7 +45,7 @@ func runRun(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(os.Stderr, runUsage)
-			fs.PrintDefaults()
+			printFlags(fs)
 		}
 		return badFlags(err, f.statusJSON)
 	}

@@ -605,10 +605,13 @@ func TestBadFlags(t *testing.T) {
 			}
 		}
 	}
-	// -h is not an error.
-	out, err := exec.Command(sandboxBin(t), "run", "-h").CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte("usage: sandbox run")) {
-		t.Errorf("run -h: %v %s", err, out)
+	// -h is not an error; flags are listed as the long options they are.
+	for _, sub := range []string{"run", "explain"} {
+		out, err := exec.Command(sandboxBin(t), sub, "-h").CombinedOutput()
+		if err != nil || !bytes.Contains(out, []byte("usage: sandbox "+sub)) ||
+			!bytes.Contains(out, []byte("\n  --bind SRC:DST[:ro]\n")) || !bytes.Contains(out, []byte("\n  --cpus N\n")) {
+			t.Errorf("%s -h: %v %s", sub, err, out)
+		}
 	}
 }
 
