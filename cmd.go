@@ -21,6 +21,7 @@ import (
 	"github.com/gosandbox/sandbox/cgroups"
 	"github.com/gosandbox/sandbox/hostids"
 	"github.com/gosandbox/sandbox/oci"
+	"github.com/gosandbox/sandbox/rootfs"
 	"github.com/gosandbox/sandbox/spawn"
 )
 
@@ -174,8 +175,9 @@ func CommandContext(ctx context.Context, name string, arg ...string) *Cmd {
 }
 
 // EffectiveSpec returns the spec Start will run, with Limits applied: as
-// rlimits, and Memory, Pids and CPUs as linux.resources (replacing the
-// spec's own values of those). It does not start anything.
+// rlimits, and Memory, Pids and CPUs as linux.resources (memory.limit and
+// swap, pids.limit, cpu.quota and period, replacing the spec's values of
+// those alone). It does not start anything.
 func (c *Cmd) EffectiveSpec() (*specs.Spec, error) {
 	var spec *specs.Spec
 	switch {
@@ -226,17 +228,29 @@ func (c *Cmd) EffectiveSpec() (*specs.Spec, error) {
 		if spec.Linux.Resources == nil {
 			spec.Linux.Resources = &specs.LinuxResources{}
 		}
+		// Only the values a limit names change: the spec's other memory
+		// and cpu fields stay, to be applied or refused.
 		r := spec.Linux.Resources
 		if l.Memory > 0 {
+			var m specs.LinuxMemory
+			if r.Memory != nil {
+				m = *r.Memory
+			}
 			// swap counts memory plus swap: equal, it forbids swap.
-			r.Memory = &specs.LinuxMemory{Limit: &l.Memory, Swap: &l.Memory}
+			m.Limit, m.Swap = &l.Memory, &l.Memory
+			r.Memory = &m
 		}
 		if l.Pids > 0 {
 			r.Pids = &specs.LinuxPids{Limit: &l.Pids}
 		}
 		if l.CPUs > 0 {
+			var cpu specs.LinuxCPU
+			if r.CPU != nil {
+				cpu = *r.CPU
+			}
 			quota, period := cpuQuota(l.CPUs), uint64(cgroups.DefaultCPUPeriod/time.Microsecond)
-			r.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+			cpu.Quota, cpu.Period = &quota, &period
+			r.CPU = &cpu
 		}
 	}
 	return spec, nil
@@ -443,8 +457,8 @@ func (l *Limits) validate() error {
 			errs = append(errs, fmt.Errorf("sandbox: Limits.%s is %d: must not be negative", f.name, f.v))
 		}
 	}
-	if l.Memory > 0 && l.Memory < 1<<20 {
-		errs = append(errs, fmt.Errorf("sandbox: memory limit %d bytes: at least 1 MiB", l.Memory))
+	if l.Memory > 0 && l.Memory < cgroups.MinMemory {
+		errs = append(errs, fmt.Errorf("sandbox: memory limit %d bytes: at least %d (1 MiB)", l.Memory, cgroups.MinMemory))
 	}
 	if l.Pids > cgroups.MaxPids {
 		errs = append(errs, fmt.Errorf("sandbox: pids limit %d: at most %d (the kernel's limit on pids)", l.Pids, cgroups.MaxPids))
@@ -465,15 +479,16 @@ func (c *Cmd) makeCgroup(spec *specs.Spec) error {
 		specRes = spec.Linux.Resources
 	}
 	res, warnings, err := cgroups.FromOCI(specRes)
-	if err == nil && specRes != nil {
-		err = c.checkDevices(spec, specRes.Devices)
-	}
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
+	}
+	if len(res.Devices) > 0 {
+		res.Devices = append(res.Devices, sandboxDevices(spec)...)
 	}
 	c.Warnings = append(c.Warnings, warnings...)
 	c.res = res
 	requested := requestedCgroupLimits(res, c.Limits.CPUTime)
+	devicesUnenforced := false
 	if len(requested) > 0 {
 		// A supervisor SIGKILLed before its Destroy leaves its cgroup:
 		// collect such leftovers once per process, before making ours.
@@ -488,12 +503,19 @@ func (c *Cmd) makeCgroup(spec *specs.Spec) error {
 			for _, lim := range requested {
 				c.unenf = append(c.unenf, fmt.Sprintf("%s: no usable cgroup: %v", lim, err))
 			}
+			devicesUnenforced = len(res.Devices) > 0
 		} else {
 			c.cg = cg
 			for _, u := range cg.Unenforced() {
 				c.unenf = append(c.unenf, u.String())
+				devicesUnenforced = devicesUnenforced || u.Limit == cgroups.DeviceRulesLimit
 			}
 		}
+	}
+	if created, _ := oci.Namespaces(spec); devicesUnenforced && !created[specs.UserNamespace] {
+		c.cleanup()
+		return errors.New("sandbox: linux.resources.devices: the device rules cannot be enforced here, " +
+			"and without a user namespace nothing else keeps the command from device nodes: " + strings.Join(c.unenf, "; "))
 	}
 	if c.Strict && len(c.unenf) > 0 {
 		c.cleanup()
@@ -502,29 +524,27 @@ func (c *Cmd) makeCgroup(spec *specs.Spec) error {
 	return nil
 }
 
-// checkDevices accepts the one form of linux.resources.devices that
-// generated specs carry (`runc spec`: deny everything) in a sandbox with a
-// user namespace of its own, noting it unenforced: no device cgroup is
-// made, but in that namespace the command cannot make device nodes, so it
-// reaches only those of linux.devices and of its mounts. Other rules, and
-// any rule without a new user namespace, are refused.
-func (c *Cmd) checkDevices(spec *specs.Spec, rules []specs.LinuxDeviceCgroup) error {
-	if len(rules) == 0 {
-		return nil
+// sandboxDevices are the device rules that let the command use the nodes
+// the sandbox makes, after the spec's own (runc adds the same): /dev's
+// defaults, linux.devices, the devpts ptmx and its terminals.
+func sandboxDevices(spec *specs.Spec) []cgroups.DeviceRule {
+	devs := rootfs.DefaultDevices()
+	if spec.Linux != nil {
+		devs = append(devs, spec.Linux.Devices...)
 	}
-	for i, r := range rules {
-		denyAll := !r.Allow && (r.Type == "" || r.Type == "a") && r.Major == nil && r.Minor == nil &&
-			(r.Access == "" || r.Access == "rwm")
-		if !denyAll {
-			return fmt.Errorf("linux.resources.devices[%d]: device cgroup rules other than denying everything are not supported yet", i)
+	rules := []cgroups.DeviceRule{
+		{Allow: true, Type: 'c', Major: 5, Minor: 2, Access: "rwm"},                   // /dev/pts/ptmx
+		{Allow: true, Type: 'c', Major: 136, Minor: cgroups.AnyDevice, Access: "rwm"}, // its terminals
+	}
+	for _, d := range devs {
+		switch d.Type {
+		case "c", "u":
+			rules = append(rules, cgroups.DeviceRule{Allow: true, Type: 'c', Major: d.Major, Minor: d.Minor, Access: "rwm"})
+		case "b":
+			rules = append(rules, cgroups.DeviceRule{Allow: true, Type: 'b', Major: d.Major, Minor: d.Minor, Access: "rwm"})
 		}
 	}
-	if created, _ := oci.Namespaces(spec); !created[specs.UserNamespace] {
-		return errors.New("linux.resources.devices: device cgroup rules are not supported yet, and without a user namespace nothing else keeps the command from making device nodes")
-	}
-	c.unenf = append(c.unenf, "linux.resources.devices: no device cgroup (not supported yet); the command, in a user namespace, "+
-		"cannot make device nodes and reaches only those of linux.devices and its mounts")
-	return nil
+	return rules
 }
 
 var sweepOnce sync.Once
@@ -542,6 +562,9 @@ func requestedCgroupLimits(r cgroups.Resources, cpuTime time.Duration) []string 
 	}
 	if r.CPUWeight > 0 {
 		out = append(out, "cpu weight")
+	}
+	if len(r.Devices) > 0 {
+		out = append(out, cgroups.DeviceRulesLimit)
 	}
 	if cpuTime > 0 {
 		out = append(out, "cpu time of the whole tree (each process still has RLIMIT_CPU, in whole seconds rounded up)")

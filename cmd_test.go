@@ -378,6 +378,17 @@ func TestLimitsAsResources(t *testing.T) {
 	if *c.Spec.Linux.Resources.Pids.Limit != 5 || c.Spec.Linux.Resources.Memory != nil {
 		t.Error("EffectiveSpec changed the caller's spec")
 	}
+	// A limit replaces only the values it names: the spec's other memory
+	// and cpu fields stay, here to be refused.
+	swappiness, shares := uint64(10), uint64(512)
+	c.Spec.Linux.Resources.Memory = &specs.LinuxMemory{Swappiness: &swappiness}
+	c.Spec.Linux.Resources.CPU = &specs.LinuxCPU{Shares: &shares}
+	if spec, _ = c.EffectiveSpec(); spec.Linux.Resources.Memory.Swappiness == nil || *spec.Linux.Resources.CPU.Shares != 512 {
+		t.Errorf("Limits dropped the spec's other fields: %+v %+v", spec.Linux.Resources.Memory, spec.Linux.Resources.CPU)
+	}
+	if err := c.Start(); err == nil || !strings.Contains(err.Error(), "linux.resources.memory.swappiness") {
+		t.Errorf("memory.swappiness beside Limits.Memory: %v", err)
+	}
 
 	for _, cpus := range []float64{-1, 0.001, 5000} {
 		c := sandbox.Command("true")

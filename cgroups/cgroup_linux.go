@@ -202,8 +202,15 @@ func place(l *Layout, r *Resources) placement {
 		}
 		p.missing = append(p.missing, missingController(l, r, c))
 	}
+	if len(r.Devices) > 0 && p.v2 == nil {
+		p.missing = append(p.missing, Unenforced{Limit: DeviceRulesLimit, Reason: "no usable cgroup2 hierarchy for the device program",
+			Fix: "mount cgroup2 (cgroup v1's devices controller is not used)"})
+	}
 	return p
 }
+
+// DeviceRulesLimit names Resources.Devices in Unenforced reports.
+const DeviceRulesLimit = "device rules"
 
 // missingController explains why ctrl is unavailable, with the fix.
 func missingController(l *Layout, r *Resources, ctrl string) Unenforced {
@@ -357,6 +364,17 @@ func create(l *Layout, cfg *Config, p placement, parent, name string) (_ *Cgroup
 	if c.v2 != nil {
 		if c.dir, err = l.openFile(c.v2.dir, "", unix.O_RDONLY|unix.O_DIRECTORY); err != nil {
 			return nil, err
+		}
+		if len(cfg.Resources.Devices) > 0 {
+			if err := attachDeviceProgram(c.dir, cfg.Resources.Devices); err != nil {
+				// EPERM: no CAP_SYS_ADMIN (or CAP_BPF) in the initial user
+				// namespace, or an ancestor's program forbids others.
+				if !cfg.BestEffort || !tolerable(err) {
+					return nil, &UnenforcedError{Limits: []Unenforced{{Limit: DeviceRulesLimit, Reason: err.Error()}}, Err: err}
+				}
+				c.unenforced = append(c.unenforced, Unenforced{Limit: DeviceRulesLimit, Reason: err.Error(),
+					Fix: "run as root (loading a device program needs CAP_SYS_ADMIN or CAP_BPF on the host)"})
+			}
 		}
 	}
 	for _, n := range c.v1 {

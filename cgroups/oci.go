@@ -9,21 +9,23 @@ import (
 )
 
 // FromOCI translates an OCI spec's linux.resources into Resources: memory
-// (limit, swap), pids (limit) and cpu (quota, period, shares). Every other
-// field that would ask for a limit is refused with its path in the spec,
-// as are values out of range, so that nothing a spec asks for is dropped
-// silently. Devices are not read: device rules are not cgroup Resources
-// here, and the caller decides about them. Warnings name fields accepted
-// without effect (the kernel memory limits, which kernels since 5.4 on v1,
-// and v2 always, no longer have).
+// (limit, swap), pids (limit), cpu (quota, period, shares) and device
+// rules. Every other field that would ask for a limit is refused with its
+// path in the spec, as are values out of range, so that nothing a spec
+// asks for is dropped silently. Device rules are taken as they are: the
+// nodes the runtime itself makes are the caller's to allow after them.
+// Warnings name fields accepted without effect.
 //
-// Semantics, as in the runtime-spec: memory.swap is memory plus swap, so
-// swap equal to the limit forbids swap and -1 leaves it unlimited. Unlike
-// runc, a limit without memory.swap forbids swap too: the limit is then the
-// tree's real ceiling. A quota of -1, a pids limit of 0 or below and a
-// memory limit of -1 set no limit. cpu.shares (v1, 2 to 262144) becomes
-// CPUWeight by the OCI runtimes' linear mapping, and back to shares on v1,
-// which may round it by a few shares.
+// Semantics, as in the runtime-spec: an empty device type, or "a", is
+// every type, a missing major or minor any number, an empty access "rwm".
+// memory.swap is memory plus swap, so swap equal to the limit forbids swap
+// and -1 leaves it unlimited. Unlike runc, a limit without memory.swap (or
+// with 0) forbids swap too: the limit is then the tree's real ceiling. A
+// quota, pids limit or memory limit of -1 sets no limit; a pids limit of 0
+// is refused (no process could start), as is a memory limit below
+// MinMemory. cpu.shares (v1, 2 to 262144) becomes CPUWeight by the OCI
+// runtimes' linear mapping, and back to shares on v1, which may round it
+// by a few shares.
 func FromOCI(r *specs.LinuxResources) (Resources, []string, error) {
 	var res Resources
 	var errs []error
@@ -39,6 +41,8 @@ func FromOCI(r *specs.LinuxResources) (Resources, []string, error) {
 	if m := r.Memory; m != nil {
 		if m.Limit != nil {
 			switch l := *m.Limit; {
+			case l > 0 && l < MinMemory:
+				bad("memory.limit", "%d bytes: at least %d (1 MiB)", l, MinMemory)
 			case l > 0:
 				res.MemoryMax = l
 			case l != -1 && l != 0:
@@ -47,7 +51,12 @@ func FromOCI(r *specs.LinuxResources) (Resources, []string, error) {
 		}
 		if m.Swap != nil {
 			switch s := *m.Swap; {
-			case s == -1 || s == 0:
+			case s == 0:
+				// As if absent (runc's reading too): no swap with a limit.
+				if res.MemoryMax > 0 {
+					res.MemorySwapMax = NoSwap
+				}
+			case s == -1:
 				// Unlimited swap: MemorySwapMax 0 leaves it as inherited.
 			case s < 0:
 				bad("memory.swap", "%d: must be positive, or -1 for none", s)
@@ -72,6 +81,9 @@ func FromOCI(r *specs.LinuxResources) (Resources, []string, error) {
 		if m.DisableOOMKiller != nil && *m.DisableOOMKiller {
 			unsupported("memory.disableOOMKiller")
 		}
+		if m.UseHierarchy != nil && !*m.UseHierarchy {
+			warnings = append(warnings, "linux.resources.memory.useHierarchy: ignored (memory cgroups are always hierarchical)")
+		}
 		if m.Kernel != nil {
 			warnings = append(warnings, "linux.resources.memory.kernel: ignored (kernel memory is counted in memory.limit)")
 		}
@@ -85,19 +97,22 @@ func FromOCI(r *specs.LinuxResources) (Resources, []string, error) {
 			switch q := *c.Quota; {
 			case q > 0 && q < 1000:
 				bad("cpu.quota", "%d µs: at least 1000", q)
+			case q > maxQuota:
+				bad("cpu.quota", "%d µs: at most %d (the kernel's largest)", q, maxQuota)
 			case q > 0:
 				res.CPUQuota = time.Duration(q) * time.Microsecond
 			case q != -1 && q != 0:
 				bad("cpu.quota", "%d: must be positive, or -1 for none", q)
 			}
 		}
-		// A period without a quota changes nothing that is enforced.
-		if c.Period != nil && *c.Period != 0 && res.CPUQuota > 0 {
-			if p := *c.Period; p < 1000 || p > 1000000 {
+		if c.Period != nil && *c.Period != 0 {
+			switch p := *c.Period; {
+			case p < 1000 || p > 1000000:
 				bad("cpu.period", "%d µs: must be between 1000 and 1000000", p)
-			} else {
-				res.CPUPeriod = time.Duration(*c.Period) * time.Microsecond
+			case res.CPUQuota > 0:
+				res.CPUPeriod = time.Duration(p) * time.Microsecond
 			}
+			// A period without a quota changes nothing that is enforced.
 		}
 		if c.Shares != nil && *c.Shares != 0 {
 			if s := *c.Shares; s < 2 || s > 262144 {
@@ -106,10 +121,10 @@ func FromOCI(r *specs.LinuxResources) (Resources, []string, error) {
 				res.CPUWeight = 1 + (s-2)*9999/262142
 			}
 		}
-		if c.Burst != nil {
+		if c.Burst != nil && *c.Burst != 0 {
 			unsupported("cpu.burst")
 		}
-		if c.RealtimeRuntime != nil || c.RealtimePeriod != nil {
+		if (c.RealtimeRuntime != nil && *c.RealtimeRuntime != 0) || (c.RealtimePeriod != nil && *c.RealtimePeriod != 0) {
 			unsupported("cpu.realtimeRuntime and realtimePeriod")
 		}
 		if c.Cpus != "" {
@@ -118,19 +133,50 @@ func FromOCI(r *specs.LinuxResources) (Resources, []string, error) {
 		if c.Mems != "" {
 			unsupported("cpu.mems")
 		}
-		if c.Idle != nil {
+		if c.Idle != nil && *c.Idle != 0 {
 			unsupported("cpu.idle")
 		}
 	}
 
-	if p := r.Pids; p != nil && p.Limit != nil && *p.Limit > 0 {
-		if *p.Limit > MaxPids {
-			bad("pids.limit", "%d: at most %d (the kernel's limit on pids)", *p.Limit, MaxPids)
-		} else {
-			res.PidsMax = *p.Limit
+	if p := r.Pids; p != nil && p.Limit != nil {
+		switch l := *p.Limit; {
+		case l == -1:
+		case l == 0:
+			bad("pids.limit", "0 allows no process, not even the command (-1: no limit)")
+		case l < -1:
+			bad("pids.limit", "%d: must be positive, or -1 for none", l)
+		case l > MaxPids:
+			bad("pids.limit", "%d: at most %d (the kernel's limit on pids)", l, MaxPids)
+		default:
+			res.PidsMax = l
 		}
 	}
 
+	for i, d := range r.Devices {
+		rule := DeviceRule{Allow: d.Allow, Type: 'a', Major: AnyDevice, Minor: AnyDevice, Access: d.Access}
+		switch d.Type {
+		case "", "a":
+		case "c", "b":
+			rule.Type = d.Type[0]
+		default:
+			bad(fmt.Sprintf("devices[%d].type", i), "%q: want a, b or c", d.Type)
+			continue
+		}
+		if d.Major != nil {
+			rule.Major = *d.Major
+		}
+		if d.Minor != nil {
+			rule.Minor = *d.Minor
+		}
+		if rule.Access == "" {
+			rule.Access = "rwm"
+		}
+		if err := rule.validate(); err != nil {
+			bad(fmt.Sprintf("devices[%d]", i), "%v", err)
+			continue
+		}
+		res.Devices = append(res.Devices, rule)
+	}
 	if r.BlockIO != nil {
 		unsupported("blockIO")
 	}

@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,9 @@ func TestFromOCI(t *testing.T) {
 		{"swap equal to the limit", `{"memory": {"limit": 1048576, "swap": 1048576}}`, Resources{MemoryMax: 1 << 20, MemorySwapMax: NoSwap}, ""},
 		{"swap above the limit", `{"memory": {"limit": 1048576, "swap": 3145728}}`, Resources{MemoryMax: 1 << 20, MemorySwapMax: 2 << 20}, ""},
 		{"unlimited swap", `{"memory": {"limit": 1048576, "swap": -1}}`, Resources{MemoryMax: 1 << 20}, ""},
+		{"swap 0 is absent", `{"memory": {"limit": 1048576, "swap": 0}}`, Resources{MemoryMax: 1 << 20, MemorySwapMax: NoSwap}, ""},
+		{"defaults spelled out", `{"cpu": {"idle": 0, "burst": 0, "realtimeRuntime": 0, "realtimePeriod": 0}}`, Resources{}, ""},
+		{"useHierarchy false", `{"memory": {"useHierarchy": false}}`, Resources{}, "useHierarchy: ignored"},
 		{"no memory limit", `{"memory": {"limit": -1}}`, Resources{}, ""},
 		{"kernel memory ignored", `{"memory": {"limit": 1048576, "kernel": 1000}}`, Resources{MemoryMax: 1 << 20, MemorySwapMax: NoSwap}, "memory.kernel: ignored"},
 		{"pids", `{"pids": {"limit": 64}}`, Resources{PidsMax: 64}, ""},
@@ -38,14 +42,16 @@ func TestFromOCI(t *testing.T) {
 		{"period without quota", `{"cpu": {"quota": -1, "period": 10000}}`, Resources{}, ""},
 		{"shares", `{"cpu": {"shares": 1024}}`, Resources{CPUWeight: 39}, ""},
 		{"shares at the ends", `{"cpu": {"shares": 262144}}`, Resources{CPUWeight: 10000}, ""},
-		{"devices are the caller's", `{"devices": [{"allow": true, "access": "rwm"}]}`, Resources{}, ""},
+		{"devices", `{"devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"},
+			{"allow": true, "type": "b", "major": 8, "access": "m"}]}`,
+			Resources{Devices: []DeviceRule{{false, 'a', AnyDevice, AnyDevice, "rwm"}, {true, 'c', 1, 3, "rw"}, {true, 'b', 8, AnyDevice, "m"}}}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, warnings, err := FromOCI(fromJSON(t, c.json))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != c.want {
+			if !reflect.DeepEqual(got, c.want) {
 				t.Errorf("got %+v, want %+v", got, c.want)
 			}
 			if w := strings.Join(warnings, "\n"); c.warning == "" && w != "" || !strings.Contains(w, c.warning) {
@@ -53,7 +59,7 @@ func TestFromOCI(t *testing.T) {
 			}
 		})
 	}
-	if r, w, err := FromOCI(nil); err != nil || w != nil || r != (Resources{}) {
+	if r, w, err := FromOCI(nil); err != nil || w != nil || r.Any() {
 		t.Errorf("nil: %+v %v %v", r, w, err)
 	}
 }
@@ -80,6 +86,14 @@ func TestFromOCIRefused(t *testing.T) {
 		{`{"cpu": {"mems": "0"}}`, "linux.resources.cpu.mems: not supported yet"},
 		{`{"cpu": {"idle": 1}}`, "linux.resources.cpu.idle: not supported yet"},
 		{`{"pids": {"limit": 999999999}}`, "linux.resources.pids.limit: 999999999: at most"},
+		{`{"pids": {"limit": 0}}`, "linux.resources.pids.limit: 0 allows no process"},
+		{`{"pids": {"limit": -5}}`, "linux.resources.pids.limit: -5"},
+		{`{"memory": {"limit": 65536}}`, "linux.resources.memory.limit: 65536 bytes: at least 1048576"},
+		{`{"cpu": {"quota": 18446744073714551}}`, "linux.resources.cpu.quota: 18446744073714551 µs: at most"},
+		{`{"cpu": {"period": 10}}`, "linux.resources.cpu.period: 10 µs"},
+		{`{"devices": [{"allow": true, "type": "x"}]}`, "linux.resources.devices[0].type: \"x\""},
+		{`{"devices": [{"allow": true, "major": 1}]}`, "linux.resources.devices[0]: allow a 1:* rwm: a rule for every device type"},
+		{`{"devices": [{"allow": true, "type": "c", "access": "rx"}]}`, "linux.resources.devices[0]: device rule access \"rx\""},
 		{`{"blockIO": {"weight": 10}}`, "linux.resources.blockIO: not supported yet"},
 		{`{"hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}`, "linux.resources.hugepageLimits: not supported yet"},
 		{`{"network": {"classID": 1}}`, "linux.resources.network: not supported yet"},

@@ -27,6 +27,10 @@ type Report struct {
 	V2Writable bool
 	// Kill says how Cgroup.Kill works here.
 	Kill string
+	// Devices says how Resources.Devices are enforced here; DevicesOK
+	// whether they are.
+	Devices   string
+	DevicesOK bool
 	// Fixes lists the fix for every problem found, once each.
 	Fixes []string
 }
@@ -74,6 +78,16 @@ func Probe(l *Layout) (*Report, error) {
 	}
 	for _, name := range names {
 		r.Controllers = append(r.Controllers, probeController(l, name))
+	}
+
+	switch fd, err := loadDeviceProgram([]DeviceRule{{Type: 'a', Major: AnyDevice, Minor: AnyDevice, Access: "rwm"}}); {
+	case !r.V2Writable:
+		r.Devices = "not enforced: no writable cgroup2 hierarchy for the device program (cgroup v1's devices controller is not used)"
+	case err != nil:
+		r.Devices = "not enforced: " + err.Error()
+	default:
+		unix.Close(fd)
+		r.Devices, r.DevicesOK = "a BPF device program on the sandbox's cgroup2 directory", true
 	}
 
 	usable := func(h *Hierarchy) bool { return h.Dir() != "" && writable(h, h.Dir()) == nil }

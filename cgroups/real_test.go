@@ -465,3 +465,22 @@ func procState(pid int) string {
 	}
 	return ""
 }
+
+// TestDeviceProgramsLoad passes the programs of TestDeviceProgram's kind
+// of rule lists through the kernel's verifier.
+func TestDeviceProgramsLoad(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, rules := range [][]DeviceRule{
+		nil,
+		{{false, 'a', AnyDevice, AnyDevice, "rwm"}},
+		{{true, 'c', 1, 3, "r"}, {false, 'a', AnyDevice, AnyDevice, "rwm"}, {true, 'c', 136, AnyDevice, "rw"}, {false, 'b', 8, 0, "w"}},
+		{{false, 'c', 4294967295, 4294967294, "m"}},
+	} {
+		fd, err := loadDeviceProgram(rules)
+		if err != nil {
+			t.Errorf("%v: %v", rules, err)
+			continue
+		}
+		unix.Close(fd)
+	}
+}

@@ -40,7 +40,30 @@ type Resources struct {
 	// (2 to 262144) with the mapping crun and systemd use, under which the
 	// two defaults (100 and 1024) do not correspond. Zero: inherited.
 	CPUWeight uint64
+
+	// Devices are the group's device rules, in order: the last rule that
+	// matches an access decides, and an access none matches is allowed. A
+	// BPF program attached to the cgroup2 directory enforces them (on
+	// hybrid hosts too; cgroup v1's devices controller is not used). Nil:
+	// no device rules.
+	Devices []DeviceRule
 }
+
+// Any reports whether r asks for any limit.
+func (r *Resources) Any() bool {
+	return r.MemoryMax != 0 || r.MemorySwapMax != 0 || r.PidsMax != 0 || r.CPUQuota != 0 || r.CPUPeriod != 0 ||
+		r.CPUWeight != 0 || len(r.Devices) > 0
+}
+
+// MinMemory is the smallest memory limit a sandbox accepts. Until it
+// execs, a sandbox's first process shares its parent's memory (clone3
+// with CLONE_VM), so a limit that its setup could reach would have the OOM
+// killer take the parent, the supervisor, with it.
+const MinMemory = 1 << 20
+
+// maxQuota is the kernel's largest CPU quota, in µs (cpu.max, and
+// cpu.cfs_quota_us): 2^44-1.
+const maxQuota = 1<<44 - 1
 
 // NoSwap as Resources.MemorySwapMax forbids swap.
 const NoSwap = -1
@@ -56,8 +79,8 @@ const MaxPids = 4 << 20
 func (r *Resources) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("cgroups: "+format, a...)) }
-	if r.MemoryMax < 0 {
-		bad("MemoryMax %d: negative", r.MemoryMax)
+	if r.MemoryMax < 0 || (r.MemoryMax > 0 && r.MemoryMax < MinMemory) {
+		bad("MemoryMax %d: at least %d (1 MiB), or 0 for none", r.MemoryMax, MinMemory)
 	}
 	if r.MemorySwapMax < NoSwap {
 		bad("MemorySwapMax %d: negative (NoSwap is %d)", r.MemorySwapMax, NoSwap)
@@ -71,14 +94,19 @@ func (r *Resources) Validate() error {
 	if r.CPUPeriod != 0 && (r.CPUPeriod < time.Millisecond || r.CPUPeriod > time.Second) {
 		bad("CPUPeriod %v: must be between 1ms and 1s", r.CPUPeriod)
 	}
-	if r.CPUQuota < 0 || (r.CPUQuota > 0 && r.CPUQuota < time.Millisecond) {
-		bad("CPUQuota %v: must be at least 1ms", r.CPUQuota)
+	if r.CPUQuota < 0 || (r.CPUQuota > 0 && r.CPUQuota < time.Millisecond) || r.CPUQuota > maxQuota*time.Microsecond {
+		bad("CPUQuota %v: must be between 1ms and %v", r.CPUQuota, maxQuota*time.Microsecond)
 	}
 	if r.CPUPeriod != 0 && r.CPUQuota == 0 {
 		bad("CPUPeriod needs CPUQuota")
 	}
 	if r.CPUWeight > 10000 {
 		bad("CPUWeight %d: must be between 1 and 10000", r.CPUWeight)
+	}
+	for i, d := range r.Devices {
+		if err := d.validate(); err != nil {
+			bad("Devices[%d]: %v", i, err)
+		}
 	}
 	return errors.Join(errs...)
 }

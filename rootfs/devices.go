@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -25,6 +26,10 @@ var defaultDevices = []specs.LinuxDevice{
 	{Path: "/dev/urandom", Type: "c", Major: 1, Minor: 9, FileMode: mode(0o666)},
 	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0, FileMode: mode(0o666)},
 }
+
+// DefaultDevices returns the nodes every sandbox with a fresh /dev gets
+// (linux.devices adds to them); a device cgroup must allow them.
+func DefaultDevices() []specs.LinuxDevice { return slices.Clone(defaultDevices) }
 
 // devSymlinks are the links a fresh /dev gets.
 var devSymlinks = [][2]string{

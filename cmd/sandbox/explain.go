@@ -63,7 +63,7 @@ func runExplain(args []string) int {
 	}
 	defer compiled.Close()
 	fmt.Print(compiled.Program)
-	if res != (cgroups.Resources{}) || c.Limits.CPUTime > 0 {
+	if res.Any() || c.Limits.CPUTime > 0 {
 		fmt.Println("# with these limits, sandbox run also creates a cgroup: the child starts in it (CLONE_INTO_CGROUP) and joins any cgroup v1 hierarchy with a write to cgroup.procs after pivot_root")
 	}
 	for _, w := range append(f.warnings, compiled.Warnings...) {

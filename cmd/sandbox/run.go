@@ -258,7 +258,7 @@ func evacuateForLimits(c *sandbox.Cmd) {
 		return // Start reports a bad spec
 	}
 	res, _, err := cgroups.FromOCI(spec.Linux.Resources)
-	if err != nil || res == (cgroups.Resources{}) {
+	if err != nil || !res.Any() {
 		return
 	}
 	if cl, err := cgroups.Detect(); err == nil {

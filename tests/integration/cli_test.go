@@ -1229,6 +1229,13 @@ func TestUnprivilegedLimits(t *testing.T) {
 			t.Errorf("stderr lacks %q: %s", w, r)
 		}
 	}
+	// Device rules need a BPF program, which only host root may load:
+	// with the sandbox's user namespace they are listed, not refused.
+	spec := resourcesSpec(t, `{"devices": [{"allow": false, "access": "rwm"}]}`, false)
+	r = sandbox(t, "--spec", spec, "--", "true")
+	if r.code != 0 || r.rec == nil || len(r.rec.Unenforced) != 1 || !strings.HasPrefix(r.rec.Unenforced[0], "device rules") {
+		t.Errorf("device rules, unprivileged: %s", r)
+	}
 	r = sandbox(t, "--strict", "--memory", "64m", "--", "true")
 	if r.code != 125 || r.rec == nil || r.rec.Status != "setup-error" || len(r.rec.Unenforced) == 0 {
 		t.Errorf("--strict: %s", r)

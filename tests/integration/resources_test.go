@@ -110,36 +110,76 @@ func TestSpecResources(t *testing.T) {
 		t.Errorf("--print-spec of a spec with resources and --pids:\n%s", out)
 	}
 
-	// runc spec's device rule (deny everything) runs with a user
-	// namespace, listed as not enforced; --strict refuses it.
+	// runc spec's device rule (deny everything) is enforced: the nodes
+	// the sandbox makes stay usable, nothing is listed unenforced.
 	denyAll := `{"devices": [{"allow": false, "access": "rwm"}]}`
 	spec = resourcesSpec(t, denyAll, false)
-	r = sandbox(t, "--spec", spec, "--", "true")
-	if r.code != 0 || r.rec == nil || len(r.rec.Unenforced) != 1 || !strings.Contains(r.rec.Unenforced[0], "linux.resources.devices") {
+	r = sandbox(t, "--spec", spec, "--strict", "--", "sh", "-c", "head -c 1 /dev/urandom >/dev/null && echo ok")
+	if r.code != 0 || r.stdout != "ok\n" || r.rec == nil || len(r.rec.Unenforced) != 0 {
 		t.Errorf("deny-all device rule: %s", r)
 	}
-	r = sandbox(t, "--spec", spec, "--strict", "--", "true")
+	// A setup that fails after the cgroup was made leaves none (the
+	// suite's TestMain checks).
+	r = sandbox(t, "--spec", spec, "--bind", "/nonexistent/src:/x", "--", "true")
 	want(t, r, 125, "setup-error")
 
 	for _, c := range []struct {
 		name, resources, field string
-		noUserNS               bool
 	}{
-		{"allow rule", `{"devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]}`,
-			"linux.resources.devices[1]", false},
-		{"devices without a user namespace", denyAll, "linux.resources.devices", true},
-		{"blockIO", `{"blockIO": {"weight": 10}}`, "linux.resources.blockIO", false},
-		{"cpuset", `{"cpu": {"cpus": "0"}}`, "linux.resources.cpu.cpus", false},
-		{"swap below the limit", `{"memory": {"limit": 67108864, "swap": 1048576}}`, "linux.resources.memory.swap", false},
-		{"tiny quota", `{"cpu": {"quota": 10}}`, "linux.resources.cpu.quota", false},
-		{"unified", `{"unified": {"memory.high": "1M"}}`, "linux.resources.unified", false},
+		{"device type", `{"devices": [{"allow": false, "type": "x", "access": "rwm"}]}`, "linux.resources.devices[0].type"},
+		{"pids 0", `{"pids": {"limit": 0}}`, "linux.resources.pids.limit"},
+		{"tiny memory", `{"memory": {"limit": 65536}}`, "linux.resources.memory.limit"},
+		{"blockIO", `{"blockIO": {"weight": 10}}`, "linux.resources.blockIO"},
+		{"cpuset", `{"cpu": {"cpus": "0"}}`, "linux.resources.cpu.cpus"},
+		{"swap below the limit", `{"memory": {"limit": 67108864, "swap": 1048576}}`, "linux.resources.memory.swap"},
+		{"tiny quota", `{"cpu": {"quota": 10}}`, "linux.resources.cpu.quota"},
+		{"unified", `{"unified": {"memory.high": "1M"}}`, "linux.resources.unified"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			spec := resourcesSpec(t, c.resources, c.noUserNS)
+			spec := resourcesSpec(t, c.resources, false)
 			r := sandbox(t, "--spec", spec, "--", "true")
 			want(t, r, 125, "setup-error")
 			if !strings.Contains(r.stderr, c.field) {
 				t.Errorf("the error does not name %s: %s", c.field, r)
+			}
+		})
+	}
+}
+
+// TestDeviceRules: a spec's device rules hold from inside, for a root
+// command with no user namespace of its own (whom nothing else stops): a
+// host device bound in is opened only as the rules allow.
+func TestDeviceRules(t *testing.T) {
+	testutil.RequireRoot(t)
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse to bind") // every CI host here has it
+	}
+	probe := "(exec 3</fuse && echo read) ; (exec 3>/fuse && echo write) ; cat /dev/null && echo null"
+	for _, c := range []struct {
+		name, resources, want string
+	}{
+		{"no rules", `{}`, "read\nwrite\nnull\n"},
+		{"deny all", `{"devices": [{"allow": false, "access": "rwm"}]}`, "null\n"},
+		{"deny all, allow reads", `{"devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "r"}]}`,
+			"read\nnull\n"},
+		{"deny writes", `{"devices": [{"allow": false, "type": "c", "major": 10, "minor": 229, "access": "w"}]}`, "read\nnull\n"},
+		{"deny, then allow all", `{"devices": [{"allow": false, "access": "rwm"}, {"allow": true, "access": "rwm"}]}`, "read\nwrite\nnull\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			spec := resourcesSpec(t, c.resources, true)
+			// In the spec, not --bind, which adds nodev.
+			b, _ := os.ReadFile(spec)
+			var m map[string]any
+			json.Unmarshal(b, &m)
+			m["mounts"] = append(m["mounts"].([]any), map[string]any{"destination": "/fuse", "type": "bind", "source": "/dev/fuse", "options": []string{"bind"}})
+			b, _ = json.Marshal(m)
+			os.WriteFile(spec, b, 0o644)
+			r := sandbox(t, "--spec", spec, "--", "sh", "-c", probe)
+			if r.code != 0 || r.stdout != c.want || r.rec == nil || len(r.rec.Unenforced) != 0 {
+				t.Errorf("want %q: %s", c.want, r)
+			}
+			if c.want != "read\nwrite\nnull\n" && !strings.Contains(r.stderr, "Operation not permitted") {
+				t.Errorf("a refused open is not EPERM (the device cgroup's): %s", r)
 			}
 		})
 	}
