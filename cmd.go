@@ -484,6 +484,10 @@ func (c *Cmd) makeCgroup(spec *specs.Spec) error {
 	}
 	if len(res.Devices) > 0 {
 		res.Devices = append(res.Devices, sandboxDevices(spec)...)
+		if len(res.Devices) > cgroups.MaxDeviceRules {
+			return fmt.Errorf("sandbox: linux.resources.devices: %d rules with those allowing the sandbox's own nodes (linux.devices and /dev's), at most %d",
+				len(res.Devices), cgroups.MaxDeviceRules)
+		}
 	}
 	c.Warnings = append(c.Warnings, warnings...)
 	c.res = res
@@ -494,9 +498,11 @@ func (c *Cmd) makeCgroup(spec *specs.Spec) error {
 		// collect such leftovers once per process, before making ours.
 		sweepOnce.Do(func() { cgroups.Sweep(nil, "") })
 		cg, err := cgroups.New(cgroups.Config{Resources: res, BestEffort: true, Supervisor: hasReaper(spec)})
-		if err != nil && errors.Is(err, unix.EINVAL) {
-			// The kernel refused a value: a bad limit, not a host without
-			// cgroups, which BestEffort would note and go on.
+		var ue *cgroups.UnenforcedError
+		if err != nil && (errors.Is(err, unix.EINVAL) || errors.As(err, &ue)) {
+			// The kernel refused a value (a bad limit), or a limit failed
+			// for a reason BestEffort does not pass over: not a host
+			// without cgroups, which BestEffort notes and goes on.
 			return fmt.Errorf("sandbox: cgroup: %w", err)
 		}
 		if err != nil {

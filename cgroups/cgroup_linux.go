@@ -290,6 +290,11 @@ func create(l *Layout, cfg *Config, p placement, parent, name string) (_ *Cgroup
 					return nil, err
 				}
 			}
+			if len(cfg.Resources.Devices) > 0 {
+				// Not a controller: the device program needed the directory.
+				c.unenforced = append(c.unenforced, Unenforced{Limit: DeviceRulesLimit, Reason: err.Error(),
+					Fix: "let this caller create cgroup2 directories"})
+			}
 		} else {
 			c.v2ctrls = enabled
 			for _, ctrl := range p.v2ctrls {
@@ -368,12 +373,16 @@ func create(l *Layout, cfg *Config, p placement, parent, name string) (_ *Cgroup
 		if len(cfg.Resources.Devices) > 0 {
 			if err := attachDeviceProgram(c.dir, cfg.Resources.Devices); err != nil {
 				// EPERM: no CAP_SYS_ADMIN (or CAP_BPF) in the initial user
-				// namespace, or an ancestor's program forbids others.
-				if !cfg.BestEffort || !tolerable(err) {
+				// namespace, or an ancestor's program allows no others;
+				// errOverride: one would be replaced.
+				if !cfg.BestEffort || !(tolerable(err) || errors.Is(err, errOverride)) {
 					return nil, &UnenforcedError{Limits: []Unenforced{{Limit: DeviceRulesLimit, Reason: err.Error()}}, Err: err}
 				}
-				c.unenforced = append(c.unenforced, Unenforced{Limit: DeviceRulesLimit, Reason: err.Error(),
-					Fix: "run as root (loading a device program needs CAP_SYS_ADMIN or CAP_BPF on the host)"})
+				fix := "run as root (loading a device program needs CAP_SYS_ADMIN or CAP_BPF on the host)"
+				if errors.Is(err, errOverride) || os.Geteuid() == 0 {
+					fix = "run the sandbox under a cgroup whose device programs were attached with BPF_F_ALLOW_MULTI (as systemd and runc attach theirs)"
+				}
+				c.unenforced = append(c.unenforced, Unenforced{Limit: DeviceRulesLimit, Reason: err.Error(), Fix: fix})
 			}
 		}
 	}

@@ -36,6 +36,11 @@ func (r DeviceRule) String() string {
 	return fmt.Sprintf("%s %c %s:%s %s", verdict, r.Type, num(r.Major), num(r.Minor), r.Access)
 }
 
+// MaxDeviceRules bounds Resources.Devices: the program of that many rules
+// stays far below the kernel's limits on a program's size and on the
+// verifier's work.
+const MaxDeviceRules = 4096
+
 func (r DeviceRule) validate() error {
 	switch r.Type {
 	case 'a':
@@ -96,19 +101,23 @@ type bpfInsn struct {
 
 // eBPF opcodes the device program uses.
 const (
-	opLdxW   = 0x61 // BPF_LDX | BPF_MEM | BPF_W: dst = *(u32 *)(src + off)
-	opMovReg = 0xbf // BPF_ALU64 | BPF_MOV | BPF_X
-	opMovImm = 0xb7 // BPF_ALU64 | BPF_MOV | BPF_K
-	opAndImm = 0x57 // BPF_ALU64 | BPF_AND | BPF_K
-	opRshImm = 0x77 // BPF_ALU64 | BPF_RSH | BPF_K
-	opJne32  = 0x56 // BPF_JMP32 | BPF_JNE | BPF_K
-	opJeq32  = 0x16 // BPF_JMP32 | BPF_JEQ | BPF_K
-	opExit   = 0x95 // BPF_JMP | BPF_EXIT
+	opLdxW     = 0x61 // BPF_LDX | BPF_MEM | BPF_W: dst = *(u32 *)(src + off)
+	opMovReg   = 0xbf // BPF_ALU64 | BPF_MOV | BPF_X
+	opMovImm   = 0xb7 // BPF_ALU64 | BPF_MOV | BPF_K
+	opMov32Reg = 0xbc // BPF_ALU | BPF_MOV | BPF_X: 32 bits, zero-extended
+	opXor32Imm = 0xa4 // BPF_ALU | BPF_XOR | BPF_K
+	opOrReg    = 0x4f // BPF_ALU64 | BPF_OR | BPF_X
+	opAddImm   = 0x07 // BPF_ALU64 | BPF_ADD | BPF_K
+	opAndImm   = 0x57 // BPF_ALU64 | BPF_AND | BPF_K
+	opRshImm   = 0x77 // BPF_ALU64 | BPF_RSH | BPF_K
+	opJneImm   = 0x55 // BPF_JMP | BPF_JNE | BPF_K
+	opExit     = 0x95 // BPF_JMP | BPF_EXIT
 )
 
-// Registers of the device program: r1 is the context on entry.
+// Registers of the device program: r1 is the context on entry; r6 gathers
+// a rule's mismatches, r7 computes each.
 const (
-	rRet, rCtx, rAccess, rType, rMajor, rMinor = 0, 1, 2, 3, 4, 5
+	rRet, rCtx, rAccess, rType, rMajor, rMinor, rMiss, rTmp = 0, 1, 2, 3, 4, 5, 6, 7
 )
 
 // deviceProgram compiles rules into a BPF_PROG_TYPE_CGROUP_DEVICE program
@@ -117,64 +126,79 @@ const (
 // rules start empty). An allow rule matches when the request's access is
 // all within the rule's; a deny rule when they share any bit. The program
 // returns 1 to allow and 0 to deny.
+//
+// Each rule is one block with a single conditional jump: it loads the
+// request afresh, ORs into r6 a non-zero value for each part that does
+// not match (type, access, major, minor), and skips to the next block when
+// r6 is not zero. One jump per block keeps the verifier's stack of
+// pending branches at one entry, and the same register state at each
+// block's entry lets it prune there: its work grows with the number of
+// rules, not their square, and MaxDeviceRules load.
 func deviceProgram(rules []DeviceRule) []bpfInsn {
-	p := []bpfInsn{
-		{code: opLdxW, dst: rAccess, src: rCtx, off: 0},
-		{code: opMovReg, dst: rType, src: rAccess},
-		{code: opAndImm, dst: rType, imm: 0xffff},
-		{code: opRshImm, dst: rAccess, imm: 16},
-		{code: opLdxW, dst: rMajor, src: rCtx, off: 4},
-		{code: opLdxW, dst: rMinor, src: rCtx, off: 8},
-	}
+	var p []bpfInsn
 	for i := len(rules) - 1; i >= 0; i-- {
 		r := rules[i]
-		// Tests that skip to the next rule; their offsets are set once the
-		// block's length is known.
-		var block []bpfInsn
-		skip := func(in bpfInsn) { block = append(block, in) }
+		block := []bpfInsn{
+			{code: opLdxW, dst: rAccess, src: rCtx, off: 0},
+			{code: opMovReg, dst: rType, src: rAccess},
+			{code: opAndImm, dst: rType, imm: 0xffff},
+			{code: opRshImm, dst: rAccess, imm: 16},
+			{code: opLdxW, dst: rMajor, src: rCtx, off: 4},
+			{code: opLdxW, dst: rMinor, src: rCtx, off: 8},
+			{code: opMovImm, dst: rMiss, imm: 0},
+		}
+		tests := 0
+		// differs ORs (reg ^ v) into the mismatches: zero only when equal.
+		differs := func(reg uint8, v uint32) {
+			block = append(block,
+				bpfInsn{code: opMov32Reg, dst: rTmp, src: reg},
+				bpfInsn{code: opXor32Imm, dst: rTmp, imm: int32(v)},
+				bpfInsn{code: opOrReg, dst: rMiss, src: rTmp})
+			tests++
+		}
 		switch r.Type {
 		case 'c':
-			skip(bpfInsn{code: opJne32, dst: rType, imm: devcgDevChar})
+			differs(rType, devcgDevChar)
 		case 'b':
-			skip(bpfInsn{code: opJne32, dst: rType, imm: devcgDevBlock})
+			differs(rType, devcgDevBlock)
 		}
 		if acc := accessBits(r.Access); acc != devcgAccAll {
-			block = append(block, bpfInsn{code: opMovReg, dst: rRet, src: rAccess})
+			block = append(block, bpfInsn{code: opMovReg, dst: rTmp, src: rAccess})
 			if r.Allow {
-				// Any access outside the rule's: not this rule.
-				block = append(block, bpfInsn{code: opAndImm, dst: rRet, imm: ^acc & devcgAccAll})
-				skip(bpfInsn{code: opJne32, dst: rRet, imm: 0})
+				// Any access outside the rule's is a mismatch.
+				block = append(block, bpfInsn{code: opAndImm, dst: rTmp, imm: ^acc & devcgAccAll})
 			} else {
-				// No access the rule denies: not this rule.
-				block = append(block, bpfInsn{code: opAndImm, dst: rRet, imm: acc})
-				skip(bpfInsn{code: opJeq32, dst: rRet, imm: 0})
+				// No access the rule denies is a mismatch: (x-1)>>63 is 1
+				// for x == 0 and 0 for x in 1..7.
+				block = append(block,
+					bpfInsn{code: opAndImm, dst: rTmp, imm: acc},
+					bpfInsn{code: opAddImm, dst: rTmp, imm: -1},
+					bpfInsn{code: opRshImm, dst: rTmp, imm: 63})
 			}
+			block = append(block, bpfInsn{code: opOrReg, dst: rMiss, src: rTmp})
+			tests++
 		}
 		if r.Major != AnyDevice {
-			skip(bpfInsn{code: opJne32, dst: rMajor, imm: int32(uint32(r.Major))})
+			differs(rMajor, uint32(r.Major))
 		}
 		if r.Minor != AnyDevice {
-			skip(bpfInsn{code: opJne32, dst: rMinor, imm: int32(uint32(r.Minor))})
+			differs(rMinor, uint32(r.Minor))
 		}
 		verdict := int32(0)
 		if r.Allow {
 			verdict = 1
 		}
-		block = append(block, bpfInsn{code: opMovImm, dst: rRet, imm: verdict}, bpfInsn{code: opExit})
-		tests := 0
-		for j := range block {
-			if c := block[j].code; c == opJne32 || c == opJeq32 {
-				block[j].off = int16(len(block) - j - 1)
-				tests++
-			}
-		}
-		p = append(p, block...)
 		if tests == 0 {
 			// The rule matches every request: the rules before it, and
 			// the default, are never reached (the verifier refuses
 			// unreachable code).
-			return p
+			return append(p, bpfInsn{code: opMovImm, dst: rRet, imm: verdict}, bpfInsn{code: opExit})
 		}
+		block = append(block,
+			bpfInsn{code: opJneImm, dst: rMiss, imm: 0, off: 2},
+			bpfInsn{code: opMovImm, dst: rRet, imm: verdict},
+			bpfInsn{code: opExit})
+		p = append(p, block...)
 	}
 	return append(p, bpfInsn{code: opMovImm, dst: rRet, imm: 1}, bpfInsn{code: opExit})
 }

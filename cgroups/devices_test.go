@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"encoding/hex"
 	"strings"
 	"testing"
 )
@@ -26,16 +27,20 @@ func runDeviceProgram(t *testing.T, p []bpfInsn, typ, access, major, minor uint3
 			reg[in.dst] = reg[in.src]
 		case opMovImm:
 			reg[in.dst] = uint64(int64(in.imm))
+		case opMov32Reg:
+			reg[in.dst] = uint64(uint32(reg[in.src]))
+		case opXor32Imm:
+			reg[in.dst] = uint64(uint32(reg[in.dst]) ^ uint32(in.imm))
+		case opOrReg:
+			reg[in.dst] |= reg[in.src]
+		case opAddImm:
+			reg[in.dst] += uint64(int64(in.imm))
 		case opAndImm:
 			reg[in.dst] &= uint64(int64(in.imm))
 		case opRshImm:
 			reg[in.dst] >>= uint(in.imm)
-		case opJne32:
-			if uint32(reg[in.dst]) != uint32(in.imm) {
-				pc += int(in.off)
-			}
-		case opJeq32:
-			if uint32(reg[in.dst]) == uint32(in.imm) {
+		case opJneImm:
+			if reg[in.dst] != uint64(int64(in.imm)) {
 				pc += int(in.off)
 			}
 		case opExit:
@@ -117,5 +122,43 @@ func TestDeviceRuleValidate(t *testing.T) {
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%v: %v, want %q", c.rule, err, c.want)
 		}
+	}
+}
+
+// TestDeviceProgramEncoding pins the bytes of one small program, written
+// out by hand from the eBPF instruction set (linux/bpf_common.h, bpf.h),
+// so that a wrong opcode constant cannot pass with the interpreter above,
+// which shares them.
+func TestDeviceProgramEncoding(t *testing.T) {
+	got := hex.EncodeToString(encode(deviceProgram([]DeviceRule{{false, 'c', 1, 3, "w"}})))
+	want := "" +
+		"6112000000000000" + // r2 = *(u32 *)(r1 + 0): access_type
+		"bf23000000000000" + // r3 = r2
+		"57030000ffff0000" + // r3 &= 0xffff: the device type
+		"7702000010000000" + // r2 >>= 16: the access
+		"6114040000000000" + // r4 = *(u32 *)(r1 + 4): major
+		"6115080000000000" + // r5 = *(u32 *)(r1 + 8): minor
+		"b706000000000000" + // r6 = 0: no mismatch yet
+		"bc37000000000000" + // w7 = w3
+		"a407000002000000" + // w7 ^= 2 (char)
+		"4f76000000000000" + // r6 |= r7
+		"bf27000000000000" + // r7 = r2
+		"5707000004000000" + // r7 &= 4 (write)
+		"07070000ffffffff" + // r7 += -1
+		"770700003f000000" + // r7 >>= 63: 1 when no write was asked for
+		"4f76000000000000" + // r6 |= r7
+		"bc47000000000000" + // w7 = w4
+		"a407000001000000" + // w7 ^= 1 (major)
+		"4f76000000000000" + // r6 |= r7
+		"bc57000000000000" + // w7 = w5
+		"a407000003000000" + // w7 ^= 3 (minor)
+		"4f76000000000000" + // r6 |= r7
+		"5506020000000000" + // if r6 != 0 goto +2
+		"b700000000000000" + // r0 = 0: deny
+		"9500000000000000" + // exit
+		"b700000001000000" + // r0 = 1: no rule matched
+		"9500000000000000" //   exit
+	if got != want {
+		t.Errorf("encoding:\n got %s\nwant %s", got, want)
 	}
 }

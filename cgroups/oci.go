@@ -152,6 +152,9 @@ func FromOCI(r *specs.LinuxResources) (Resources, []string, error) {
 		}
 	}
 
+	if len(r.Devices) > MaxDeviceRules {
+		bad("devices", "%d rules, at most %d", len(r.Devices), MaxDeviceRules)
+	}
 	for i, d := range r.Devices {
 		rule := DeviceRule{Allow: d.Allow, Type: 'a', Major: AnyDevice, Minor: AnyDevice, Access: d.Access}
 		switch d.Type {

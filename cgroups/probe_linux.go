@@ -80,14 +80,13 @@ func Probe(l *Layout) (*Report, error) {
 		r.Controllers = append(r.Controllers, probeController(l, name))
 	}
 
-	switch fd, err := loadDeviceProgram([]DeviceRule{{Type: 'a', Major: AnyDevice, Minor: AnyDevice, Access: "rwm"}}); {
-	case !r.V2Writable:
+	if !r.V2Writable {
 		r.Devices = "not enforced: no writable cgroup2 hierarchy for the device program (cgroup v1's devices controller is not used)"
-	case err != nil:
+	} else if fd, err := loadDeviceProgram([]DeviceRule{{Type: 'a', Major: AnyDevice, Minor: AnyDevice, Access: "rwm"}}); err != nil {
 		r.Devices = "not enforced: " + err.Error()
-	default:
+	} else {
 		unix.Close(fd)
-		r.Devices, r.DevicesOK = "a BPF device program on the sandbox's cgroup2 directory", true
+		r.Devices, r.DevicesOK = "a BPF device program on the sandbox's cgroup2 directory (loaded; attached at each start)", true
 	}
 
 	usable := func(h *Hierarchy) bool { return h.Dir() != "" && writable(h, h.Dir()) == nil }

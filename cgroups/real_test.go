@@ -475,12 +475,84 @@ func TestDeviceProgramsLoad(t *testing.T) {
 		{{false, 'a', AnyDevice, AnyDevice, "rwm"}},
 		{{true, 'c', 1, 3, "r"}, {false, 'a', AnyDevice, AnyDevice, "rwm"}, {true, 'c', 136, AnyDevice, "rw"}, {false, 'b', 8, 0, "w"}},
 		{{false, 'c', 4294967295, 4294967294, "m"}},
+		manyDeviceRules(MaxDeviceRules),
 	} {
 		fd, err := loadDeviceProgram(rules)
 		if err != nil {
-			t.Errorf("%v: %v", rules, err)
+			if len(rules) > 10 {
+				rules = rules[:10] // and more
+			}
+			t.Errorf("%v: %.2000v", rules, err)
 			continue
 		}
 		unix.Close(fd)
 	}
+}
+
+// TestDeviceProgramAncestors: the sandbox's program is added to those of
+// its cgroup's ancestors attached with BPF_F_ALLOW_MULTI, and refused
+// (errOverride, its attach undone) where it would replace one attached
+// with BPF_F_ALLOW_OVERRIDE.
+func TestDeviceProgramAncestors(t *testing.T) {
+	root := testutil.RequireCgroup2(t)
+	testutil.RequireRoot(t)
+	denyAll := []DeviceRule{{false, 'a', AnyDevice, AnyDevice, "rwm"}}
+	for _, c := range []struct {
+		name  string
+		flags uint32
+		want  error
+	}{
+		{"multi", bpfFAllowMulti, nil},
+		{"override", 1 /* BPF_F_ALLOW_OVERRIDE */, errOverride},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			parent := filepath.Join(root, fmt.Sprintf("sandbox-test-bpf-%d-%s", os.Getpid(), c.name))
+			child := filepath.Join(parent, "leaf")
+			if err := os.MkdirAll(child, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			defer os.Remove(parent)
+			defer os.Remove(child)
+			open := func(p string) *os.File {
+				f, err := os.Open(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { f.Close() })
+				return f
+			}
+			pf, cf := open(parent), open(child)
+			prog, err := loadDeviceProgram(denyAll)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(prog)
+			if err := attachProgram(bpfProgAttach, pf, prog, c.flags); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := effectiveDevicePrograms(cf)
+			err = attachDeviceProgram(cf, []DeviceRule{{true, 'a', AnyDevice, AnyDevice, "rwm"}})
+			if !errors.Is(err, c.want) && err != c.want {
+				t.Fatalf("attach under a %s parent: %v, want %v", c.name, err, c.want)
+			}
+			after, _ := effectiveDevicePrograms(cf)
+			if wantAfter := before + map[bool]uint32{true: 1, false: 0}[c.want == nil]; after != wantAfter {
+				t.Errorf("effective programs %d → %d, want %d", before, after, wantAfter)
+			}
+		})
+	}
+}
+
+// manyDeviceRules is a list of n rules of every shape.
+func manyDeviceRules(n int) []DeviceRule {
+	rules := []DeviceRule{{false, 'a', AnyDevice, AnyDevice, "rwm"}}
+	for i := 1; len(rules) < n; i++ {
+		typ := byte("cb"[i%2])
+		minor := int64(i)
+		if i%7 == 0 {
+			minor = AnyDevice
+		}
+		rules = append(rules, DeviceRule{i%3 != 0, typ, int64(i % 4096), minor, []string{"r", "rw", "m", "rwm", "w"}[i%5]})
+	}
+	return rules
 }

@@ -103,6 +103,9 @@ func (r *Resources) Validate() error {
 	if r.CPUWeight > 10000 {
 		bad("CPUWeight %d: must be between 1 and 10000", r.CPUWeight)
 	}
+	if len(r.Devices) > MaxDeviceRules {
+		bad("Devices: %d rules, at most %d", len(r.Devices), MaxDeviceRules)
+	}
 	for i, d := range r.Devices {
 		if err := d.validate(); err != nil {
 			bad("Devices[%d]: %v", i, err)

@@ -151,19 +151,28 @@ func TestSpecResources(t *testing.T) {
 // host device bound in is opened only as the rules allow.
 func TestDeviceRules(t *testing.T) {
 	testutil.RequireRoot(t)
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Skip("no /dev/fuse to bind") // every CI host here has it
+	for _, dev := range []string{"/dev/fuse", "/dev/net/tun"} {
+		if _, err := os.Stat(dev); err != nil {
+			testutil.Skip(t, "needs "+dev+" (the probe's devices)")
+		}
 	}
-	probe := "(exec 3</fuse && echo read) ; (exec 3>/fuse && echo write) ; cat /dev/null && echo null"
+	probe := "(exec 3</fuse && echo read) ; (exec 3>/fuse && echo write) ; cat /dev/null && echo null; " +
+		"mknod /tmp/kmsg c 1 11 && echo mknod; (exec 3<>/dev/net/tun && echo linux.devices)"
 	for _, c := range []struct {
 		name, resources, want string
 	}{
-		{"no rules", `{}`, "read\nwrite\nnull\n"},
-		{"deny all", `{"devices": [{"allow": false, "access": "rwm"}]}`, "null\n"},
+		{"no rules", `{}`, "read\nwrite\nnull\nmknod\nlinux.devices\n"},
+		// linux.devices' node stays usable: the sandbox allows its own
+		// nodes after the spec's rules.
+		{"deny all", `{"devices": [{"allow": false, "access": "rwm"}]}`, "null\nlinux.devices\n"},
 		{"deny all, allow reads", `{"devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "r"}]}`,
-			"read\nnull\n"},
-		{"deny writes", `{"devices": [{"allow": false, "type": "c", "major": 10, "minor": 229, "access": "w"}]}`, "read\nnull\n"},
-		{"deny, then allow all", `{"devices": [{"allow": false, "access": "rwm"}, {"allow": true, "access": "rwm"}]}`, "read\nwrite\nnull\n"},
+			"read\nnull\nlinux.devices\n"},
+		{"deny writes", `{"devices": [{"allow": false, "type": "c", "major": 10, "minor": 229, "access": "w"}]}`,
+			"read\nnull\nmknod\nlinux.devices\n"},
+		{"deny, then allow all", `{"devices": [{"allow": false, "access": "rwm"}, {"allow": true, "access": "rwm"}]}`,
+			"read\nwrite\nnull\nmknod\nlinux.devices\n"},
+		{"allow mknod only", `{"devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "access": "m"}]}`,
+			"null\nmknod\nlinux.devices\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			spec := resourcesSpec(t, c.resources, true)
@@ -172,14 +181,55 @@ func TestDeviceRules(t *testing.T) {
 			var m map[string]any
 			json.Unmarshal(b, &m)
 			m["mounts"] = append(m["mounts"].([]any), map[string]any{"destination": "/fuse", "type": "bind", "source": "/dev/fuse", "options": []string{"bind"}})
+			m["linux"].(map[string]any)["devices"] = []any{map[string]any{"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200}}
 			b, _ = json.Marshal(m)
 			os.WriteFile(spec, b, 0o644)
-			r := sandbox(t, "--spec", spec, "--", "sh", "-c", probe)
+			// CAP_MKNOD: the device rules are what stop mknod.
+			r := sandbox(t, "--spec", spec, "--cap-add", "MKNOD", "--", "sh", "-c", probe)
 			if r.code != 0 || r.stdout != c.want || r.rec == nil || len(r.rec.Unenforced) != 0 {
 				t.Errorf("want %q: %s", c.want, r)
 			}
-			if c.want != "read\nwrite\nnull\n" && !strings.Contains(r.stderr, "Operation not permitted") {
+			if !strings.HasPrefix(c.want, "read\nwrite") && !strings.Contains(r.stderr, "Operation not permitted") {
 				t.Errorf("a refused open is not EPERM (the device cgroup's): %s", r)
+			}
+		})
+	}
+}
+
+// TestDeviceRulesWithoutCgroup2: where the sandbox's cgroup2 directory
+// cannot be made (here a read-only cgroup2 mount in a mount namespace of
+// the test's), device rules are listed unenforced with a user namespace,
+// and refused without one: never dropped silently.
+func TestDeviceRulesWithoutCgroup2(t *testing.T) {
+	mnt := testutil.RequireCgroup2(t)
+	testutil.RequireRoot(t)
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Fatal("unshare (util-linux) is missing")
+	}
+	denyAll := `{"devices": [{"allow": false, "access": "rwm"}]}`
+	for _, c := range []struct {
+		name     string
+		noUserNS bool
+		code     int
+	}{{"user namespace", false, 0}, {"no user namespace", true, 125}} {
+		t.Run(c.name, func(t *testing.T) {
+			spec := resourcesSpec(t, denyAll, c.noUserNS)
+			status := filepath.Join(t.TempDir(), "status.json")
+			cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
+				`mount -o remount,bind,ro "$1" && exec "$2" run --status-json "$3" --spec "$4" -- true`,
+				"sh", mnt, sandboxBin(t), status, spec)
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := os.ReadFile(status)
+			var rec record
+			json.Unmarshal(b, &rec)
+			if code != c.code || len(rec.Unenforced) != 1 || !strings.HasPrefix(rec.Unenforced[0], "device rules") {
+				t.Errorf("exit %d (want %d), record %s\n%s", code, c.code, b, out)
 			}
 		})
 	}
