@@ -141,7 +141,8 @@ type Cmd struct {
 	// Start leaves no goroutine blocked on the caller's Reader.
 	pending  []func()
 	stdinW   *os.File
-	relay    *stdinRelay // a writable stdin's relay, with Limits.Output
+	relay    *stdinRelay // a writable stdin's relay, with Limits.Output or a terminal
+	ptmx     *os.File    // the master of the command's pty (process.terminal)
 	output   outputCounter
 	start    time.Time
 	killed   chan Status // the reason, once a limit or cancel killed the tree
@@ -339,7 +340,7 @@ func (c *Cmd) Start() (err error) {
 			"(daemons, a process group of their own) survive its end, a limit's kill and a cancel")
 	}
 
-	files, err := c.stdio()
+	files, err := c.stdio(spec.Process.Terminal)
 	if err != nil {
 		c.cleanup()
 		return err

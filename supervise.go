@@ -17,7 +17,10 @@ import (
 // making pipes where the caller's streams are not files or the output must
 // be counted. The pipes' copier goroutines go to c.pending: Start runs them
 // once the command runs, and cleanup closes their ends otherwise.
-func (c *Cmd) stdio() ([]*os.File, error) {
+func (c *Cmd) stdio(tty bool) ([]*os.File, error) {
+	if tty {
+		return c.ttyStdio()
+	}
 	files := make([]*os.File, 0, 3+len(c.ExtraFiles))
 	null := func(flag int) (*os.File, error) {
 		f, err := os.OpenFile(os.DevNull, flag, 0)
@@ -151,6 +154,9 @@ type stdinRelay struct {
 	w            *os.File // the command's stdin, write end
 	stopR, stopW int
 	once         sync.Once
+	// tty: w is a pty's master, which the relay does not own; it types
+	// VEOF at the end of the input instead of closing it.
+	tty bool
 }
 
 func newStdinRelay(in, w *os.File) (*stdinRelay, error) {
@@ -163,7 +169,9 @@ func newStdinRelay(in, w *os.File) (*stdinRelay, error) {
 
 func (r *stdinRelay) run() {
 	defer unix.Close(r.stopR)
-	defer r.w.Close()
+	if !r.tty {
+		defer r.w.Close()
+	}
 	fd := int(r.in.Fd())
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(r.stopR), Events: unix.POLLIN}}
 	buf := make([]byte, 32<<10)
@@ -186,6 +194,9 @@ func (r *stdinRelay) run() {
 			continue
 		}
 		if n <= 0 {
+			if r.tty && n == 0 {
+				writeEOF(r.w)
+			}
 			return // EOF, or an error: the command sees EOF
 		}
 		if _, err := r.w.Write(buf[:n]); err != nil {
@@ -200,7 +211,9 @@ func (r *stdinRelay) stop(started bool) {
 		unix.Close(r.stopW)
 		if !started {
 			unix.Close(r.stopR)
-			r.w.Close()
+			if !r.tty {
+				r.w.Close()
+			}
 		}
 	})
 }
@@ -242,7 +255,9 @@ func (c *Cmd) copyOut(r *os.File, w io.Writer) {
 			}
 		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
+			// A pty's master reads EIO once no slave is open: its EOF.
+			eof := errors.Is(err, io.EOF) || errors.Is(err, os.ErrClosed) || (r == c.ptmx && errors.Is(err, unix.EIO))
+			if !eof {
 				c.setCopyErr(err)
 			}
 			return

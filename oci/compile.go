@@ -72,7 +72,10 @@ type Options struct {
 	// BundleDir resolves relative paths in the spec.
 	BundleDir string
 	// Files is how many descriptors the command receives (stdin, stdout,
-	// stderr, extra files); 0 means 3.
+	// stderr, extra files); 0 means 3. With process.terminal, descriptor
+	// 0 must be a terminal no session owns (the slave of a pty the runner
+	// made): it becomes the command's controlling terminal, and the step
+	// "ioctl TIOCSCTTY" fails otherwise.
 	Files int
 	// Unprivileged compiles for a caller without privilege even when it is
 	// root (tests use it); by default the effective uid decides.
@@ -317,8 +320,13 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 		filter.InstallWith(b, seccomp.InstallOptions{AllowNewPrivs: true})
 	}
 	// A session of its own, as runc gives every container: no controlling
-	// terminal of the caller's to push input into (TIOCSTI).
+	// terminal of the caller's to push input into (TIOCSTI). With
+	// process.terminal, descriptor 0 (the slave of a pty the runner made)
+	// becomes the session's controlling terminal.
 	b.Setsid()
+	if spec.Process != nil && spec.Process.Terminal {
+		b.Ctty(0)
+	}
 	credPlan.EmitIdentity(b)
 	if opts.Pdeathsig != 0 && !c.reaper {
 		b.Pdeathsig(opts.Pdeathsig) // after the identity change, which clears it
@@ -413,9 +421,6 @@ func checkTopLevel(spec *specs.Spec, opts Options, warnings *[]string) []error {
 			bad("process.args: empty")
 		} else if p.Args[0] == "" {
 			bad("process.args[0]: empty")
-		}
-		if p.Terminal {
-			bad("process.terminal: not supported yet")
 		}
 		if p.CommandLine != "" {
 			bad("process.commandLine: Windows only")

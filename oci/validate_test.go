@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	sandbox "github.com/gosandbox/sandbox"
 	"github.com/gosandbox/sandbox/oci"
@@ -38,7 +39,6 @@ func TestValidationListsEveryError(t *testing.T) {
 	adj := 5000
 	s.Process.OOMScoreAdj = &adj
 	s.Process.Cwd = "relative"
-	s.Process.Terminal = true
 	s.Process.Env = append(s.Process.Env, "NOEQUALS")
 	s.Linux.Sysctl = map[string]string{"kernel.panic": "1"}
 	s.Linux.RootfsPropagation = "sideways"
@@ -67,7 +67,6 @@ func TestValidationListsEveryError(t *testing.T) {
 		`process.rlimits[2]: soft limit 10 above hard limit 5`,
 		`process.oomScoreAdj: 5000`,
 		`process.cwd: "relative" is not absolute`,
-		`process.terminal: not supported yet`,
 		`process.env[2]: "NOEQUALS" is not KEY=VALUE`,
 		`linux.sysctl["kernel.panic"]: not a namespaced sysctl`,
 		`linux.rootfsPropagation: "sideways"`,
@@ -150,5 +149,31 @@ func TestResourcesApplied(t *testing.T) {
 	defer without.Close()
 	if a, b := with.Program.String(), without.Program.String(); a != b {
 		t.Errorf("resources changed the program:\n%s\n---\n%s", a, b)
+	}
+}
+
+// TestTerminalNeedsTerminal: process.terminal makes descriptor 0 the
+// controlling terminal; given something else, the step says so.
+func TestTerminalNeedsTerminal(t *testing.T) {
+	requireUserNS(t)
+	s := sandbox.DefaultSpec(sandbox.DefaultOptions{Args: []string{"/bin/true"}})
+	s.Process.Terminal = true
+	c, err := oci.Compile(s, oci.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	p, err := c.Start(&spawn.Attr{Files: []*os.File{null, null, null}})
+	var se *spawn.StepError
+	if !errors.As(err, &se) || se.Op != "ioctl TIOCSCTTY" || !errors.Is(err, unix.ENOTTY) {
+		if p != nil {
+			p.Wait()
+		}
+		t.Errorf("terminal spec on /dev/null: %v, want the ioctl TIOCSCTTY step's ENOTTY", err)
 	}
 }

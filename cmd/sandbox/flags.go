@@ -48,6 +48,7 @@ type runFlags struct {
 	cpus                  float64
 	nofile                uint64
 	dieWithParent, strict bool
+	tty                   bool
 	statusJSON            string
 	hostIDs               hostIDsFlag
 
@@ -207,6 +208,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.fsize, "fsize", "largest file the command may write (`SIZE`; 0: none)")
 	fs.Uint64Var(&f.nofile, "nofile", 0, "limit on open descriptors per process: `N` (0: the default, 1024)")
 	fs.BoolVar(&f.dieWithParent, "die-with-parent", false, "kill the sandbox when the process that started sandbox run dies (the sandbox always dies with sandbox run itself)")
+	fs.BoolVar(&f.tty, "tty", false, "run the command on a terminal of its own (process.terminal), relayed to sandbox run's stdin and stdout; a terminal on stdin is put in raw mode meanwhile")
 	fs.BoolVar(&f.strict, "strict", false, "refuse to run when a limit cannot be enforced on this host")
 	fs.StringVar(&f.statusJSON, "status-json", "", "write the result record as JSON to `PATH` (- for stderr)")
 	fs.Var(&f.hostIDs, "host-ids", "root caller: where the sandbox's 65536 ids map on the host: `auto|BASE`; auto for a range no other running sandbox holds, or the first host id (default "+strconv.Itoa(sandbox.DefaultHostIDBase)+")")
@@ -358,6 +360,9 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
 			errs = append(errs, fmt.Errorf("--env %s: want K=V with a non-empty K", e))
 		}
+	}
+	if f.tty {
+		spec.Process.Terminal = true
 	}
 	if f.uid.set {
 		spec.Process.User.UID = f.uid.id

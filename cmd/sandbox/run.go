@@ -102,6 +102,7 @@ func runRun(args []string) int {
 		}
 	}
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+	tty := c.Spec.Process != nil && c.Spec.Process.Terminal
 	for _, w := range f.warnings {
 		fmt.Fprintln(os.Stderr, "sandbox run: warning:", w)
 	}
@@ -132,8 +133,22 @@ func runRun(args []string) int {
 		for _, u := range c.Unenforced() {
 			fmt.Fprintln(os.Stderr, "sandbox run: warning: not enforced:", u)
 		}
+		if tty {
+			// Keys go to the command's terminal as they are typed (^C
+			// as a byte, which its terminal turns into SIGINT); the
+			// saved settings come back at the end.
+			makeRaw(0)
+		}
 		go func() {
 			for s := range sigs {
+				if tty && s == unix.SIGWINCH {
+					// The window changed: the command's terminal
+					// follows, and its kernel tells the command.
+					if ws, err := unix.IoctlGetWinsize(0, unix.TIOCGWINSZ); err == nil {
+						c.ResizeTerminal(ws.Row, ws.Col)
+					}
+					continue
+				}
 				c.Process.Signal(s.(unix.Signal))
 				if s == unix.SIGTSTP {
 					// Ctrl-Z: the command's group was told to stop;

@@ -50,3 +50,20 @@ func restoreTTYs(saved []savedTTY) {
 		unix.IoctlSetTermios(s.fd, unix.TCSETS, &s.t)
 	}
 }
+
+// makeRaw puts terminal fd in raw mode (cfmakeraw), when it is one: no
+// echo, no line editing, no signals from keys, no output processing (the
+// command's own terminal does that).
+func makeRaw(fd int) {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return
+	}
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB
+	t.Cflag |= unix.CS8
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+	unix.IoctlSetTermios(fd, unix.TCSETS, t)
+}
