@@ -175,6 +175,7 @@ func (r *stdinRelay) run() {
 	fd := int(r.in.Fd())
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(r.stopR), Events: unix.POLLIN}}
 	buf := make([]byte, 32<<10)
+	last := byte('\n') // the last byte relayed (writeEOF's partial line)
 	for {
 		fds[0].Revents, fds[1].Revents = 0, 0
 		if _, err := unix.Poll(fds, -1); err != nil {
@@ -195,13 +196,14 @@ func (r *stdinRelay) run() {
 		}
 		if n <= 0 {
 			if r.tty && n == 0 {
-				writeEOF(r.w)
+				writeEOF(r.w, last)
 			}
 			return // EOF, or an error: the command sees EOF
 		}
 		if _, err := r.w.Write(buf[:n]); err != nil {
 			return
 		}
+		last = buf[n-1]
 	}
 }
 
@@ -383,7 +385,7 @@ func (c *Cmd) supervise() {
 		case <-time.After(c.WaitDelay):
 			c.closeReaders()
 			<-drained
-			drainErr = errWaitDelay
+			drainErr = ErrWaitDelay
 		}
 	} else {
 		<-drained
@@ -427,7 +429,10 @@ func (c *Cmd) supervise() {
 	}
 }
 
-var errWaitDelay = errors.New("sandbox: output not drained within WaitDelay")
+// ErrWaitDelay is Wait's error when the command exited but its output
+// was still open WaitDelay later (a process it left holds it), as
+// os/exec's.
+var ErrWaitDelay = errors.New("sandbox: output not drained within WaitDelay")
 
 func limitName(s Status) string {
 	switch s {

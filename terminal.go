@@ -16,14 +16,19 @@ import (
 // controlling terminal; Start relays Stdin to the pty's master and the
 // master to Stdout (counted against Limits.Output), and Stderr gets
 // nothing, as with any terminal. The caller's own terminal never reaches
-// the sandbox.
+// the sandbox. Input that is not a terminal's is typed in as keys: the
+// terminal echoes it (into Stdout), and in canonical mode cuts lines
+// longer than 4095 bytes.
 
 // openPTY opens a new pseudo-terminal: its master, and its slave opened
 // through the master (TIOCGPTPEER, Linux 4.13), so that no path under
 // /dev/pts is looked up. Both are close-on-exec, the slave not a
-// controlling terminal of this process.
+// controlling terminal of this process. The master is non-blocking, read
+// and written through the netpoller, so that closing it ends a read in
+// progress (WaitDelay): callers must not call its Fd, which would make it
+// blocking again, but use withFd.
 func openPTY() (master, slave *os.File, err error) {
-	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sandbox: terminal: open /dev/ptmx: %w", err)
 	}
@@ -56,7 +61,7 @@ func (c *Cmd) ttyStdio() ([]*os.File, error) {
 			ws = w
 		}
 	}
-	if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws); err != nil {
+	if err := withFd(master, func(fd int) error { return unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, ws) }); err != nil {
 		return nil, fmt.Errorf("sandbox: terminal: setting its size: %w", err)
 	}
 	c.pending = append(c.pending, func() {
@@ -66,7 +71,7 @@ func (c *Cmd) ttyStdio() ([]*os.File, error) {
 	switch in := c.Stdin.(type) {
 	case nil:
 		// As /dev/null: the first read ends at once.
-		c.pending = append(c.pending, func() { writeEOF(master) })
+		c.pending = append(c.pending, func() { writeEOF(master, '\n') })
 	case *os.File:
 		// Polled beside a stop pipe, so that no input is taken once the
 		// command is gone.
@@ -82,8 +87,9 @@ func (c *Cmd) ttyStdio() ([]*os.File, error) {
 			c.copiers.Add(1)
 			go func() {
 				defer c.copiers.Done()
-				if _, err := io.Copy(master, in); err == nil {
-					writeEOF(master)
+				w := &lastByteWriter{w: master, last: '\n'}
+				if _, err := io.Copy(w, in); err == nil {
+					writeEOF(master, w.last)
 				} else if !errors.Is(err, unix.EIO) && !errors.Is(err, os.ErrClosed) {
 					c.setCopyErr(err)
 				}
@@ -96,13 +102,50 @@ func (c *Cmd) ttyStdio() ([]*os.File, error) {
 
 // writeEOF types the terminal's end-of-file character (VEOF, ^D), which
 // ends the command's read as an end of input does (in canonical mode,
-// where the command has not turned it off).
-func writeEOF(master *os.File) {
+// where the command has not turned it off). After a partial line (last
+// is not a newline) the first VEOF only hands that line over: a second
+// one is the end.
+func writeEOF(master *os.File, last byte) {
 	eof := byte(4)
-	if t, err := unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS); err == nil && t.Cc[unix.VEOF] != 0 {
-		eof = t.Cc[unix.VEOF]
+	withFd(master, func(fd int) error {
+		if t, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil && t.Cc[unix.VEOF] != 0 {
+			eof = t.Cc[unix.VEOF]
+		}
+		return nil
+	})
+	if last != '\n' {
+		master.Write([]byte{eof, eof})
+		return
 	}
 	master.Write([]byte{eof})
+}
+
+// lastByteWriter remembers the last byte written through it.
+type lastByteWriter struct {
+	w    io.Writer
+	last byte
+}
+
+func (l *lastByteWriter) Write(p []byte) (int, error) {
+	n, err := l.w.Write(p)
+	if n > 0 {
+		l.last = p[n-1]
+	}
+	return n, err
+}
+
+// withFd runs f on file's descriptor without making it blocking (as Fd
+// would), and without racing a Close (then it fails, f not run).
+func withFd(file *os.File, f func(fd int) error) error {
+	rc, err := file.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = f(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
 }
 
 // ErrNoTerminal is ResizeTerminal's error for a command without a

@@ -3,16 +3,20 @@
 package sandbox_test
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	sandbox "github.com/gosandbox/sandbox"
 	"github.com/gosandbox/sandbox/internal/testutil"
+	"github.com/gosandbox/sandbox/oci"
 )
 
 func ttyCommand(script string) *sandbox.Cmd {
@@ -28,7 +32,7 @@ func ttyCommand(script string) *sandbox.Cmd {
 func TestTerminal(t *testing.T) {
 	testutil.RequireUserNS(t)
 	c := ttyCommand(`test -t 0 && test -t 1 && test -t 2 && echo tty; read x; echo "got $x"; stty size; ` +
-		`ps -o tty= -p $$ | grep -q pts && echo ctty; cat; echo eof`)
+		`: </dev/tty && echo ctty; cat; echo eof`)
 	c.Stdin = strings.NewReader("hello\n")
 	var out bytes.Buffer
 	c.Stdout = &out
@@ -38,10 +42,11 @@ func TestTerminal(t *testing.T) {
 	if err != nil || res.Status != sandbox.StatusOK {
 		t.Fatalf("%v %v\n%s", res, err, out.String())
 	}
-	got := strings.ReplaceAll(out.String(), "\r\n", "\n")
-	for _, want := range []string{"tty\n", "hello\n", "got hello\n", "24 80\n", "eof\n"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("output lacks %q:\n%s", want, got)
+	// The echo of the typed line is a line of its own.
+	got := strings.Split(strings.ReplaceAll(out.String(), "\r\n", "\n"), "\n")
+	for _, want := range []string{"tty", "hello", "got hello", "24 80", "ctty", "eof"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("output lacks the line %q: %q", want, got)
 		}
 	}
 	if errOut.Len() != 0 {
@@ -54,6 +59,36 @@ func TestTerminal(t *testing.T) {
 	c.Stdout = &out
 	if res, err := c.Run(); err != nil || !strings.Contains(out.String(), "done") {
 		t.Errorf("nil Stdin: %v %v %q", res, err, out.String())
+	}
+
+	// Input that ends in a partial line still ends.
+	c = ttyCommand("cat; echo; echo done")
+	c.Stdin = strings.NewReader("abc")
+	c.WaitDelay = 10 * time.Second
+	out.Reset()
+	c.Stdout = &out
+	if res, err := c.Run(); err != nil || strings.Count(out.String(), "abc") != 2 || !strings.Contains(out.String(), "done") {
+		t.Errorf("partial last line: %v %v %q", res, err, out.String())
+	}
+}
+
+// TestTerminalWaitDelay: WaitDelay bounds the wait for the terminal's
+// output when a process outside the pid namespace's end (a spec without
+// one) keeps the terminal open.
+func TestTerminalWaitDelay(t *testing.T) {
+	testutil.RequireUserNS(t)
+	c := ttyCommand(`trap '' HUP; sleep 61.7 & echo started`)
+	lx := c.Spec.Linux
+	lx.Namespaces = slices.DeleteFunc(lx.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.PIDNamespace })
+	delete(c.Spec.Annotations, oci.AnnotationInit)
+	c.WaitDelay = 300 * time.Millisecond
+	start := time.Now()
+	res, err := c.Run()
+	if !errors.Is(err, sandbox.ErrWaitDelay) || res == nil || time.Since(start) > 30*time.Second {
+		t.Errorf("Run: %v %v after %v, want ErrWaitDelay long before the sleeper ends", res, err, time.Since(start))
+	}
+	for _, pid := range testutil.Processes(func(cmdline string) bool { return cmdline == "sleep\x0061.7\x00" }) {
+		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
 
@@ -69,32 +104,12 @@ func TestTerminalSignals(t *testing.T) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	lines := make(chan string, 16)
-	go func() {
-		s := bufio.NewScanner(outR)
-		for s.Scan() {
-			lines <- strings.TrimRight(s.Text(), "\r")
+	defer func() {
+		if t.Failed() {
+			c.Process.Kill()
 		}
-		close(lines)
 	}()
-	expect := func(want string) {
-		t.Helper()
-		timeout := time.After(10 * time.Second)
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("output ended before %q", want)
-				}
-				// The terminal echoes what is typed: ^C before INT.
-				if strings.HasSuffix(l, want) {
-					return
-				}
-			case <-timeout:
-				t.Fatalf("no %q", want)
-			}
-		}
-	}
+	expect := testutil.Lines(t, outR)
 	expect("ready")
 	if err := c.ResizeTerminal(30, 100); err != nil {
 		t.Fatal(err)

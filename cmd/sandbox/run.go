@@ -103,6 +103,16 @@ func runRun(args []string) int {
 	}
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	tty := c.Spec.Process != nil && c.Spec.Process.Terminal
+	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); tty && err != nil {
+		// Input that is not a terminal's would be typed into the
+		// command's: echoed into its output, lines past 4095 bytes cut.
+		if f.tty {
+			err := errors.New("--tty: stdin is not a terminal (piped input would be echoed and its long lines cut); drop --tty")
+			fmt.Fprintln(os.Stderr, "sandbox run:", err)
+			return badFlags(err, f.statusJSON)
+		}
+		f.warnings = append(f.warnings, "process.terminal: stdin is not a terminal: its input is typed into the command's terminal, which echoes it and cuts lines longer than 4095 bytes")
+	}
 	for _, w := range f.warnings {
 		fmt.Fprintln(os.Stderr, "sandbox run: warning:", w)
 	}
@@ -139,23 +149,37 @@ func runRun(args []string) int {
 			// saved settings come back at the end.
 			makeRaw(0)
 		}
+		resize := func() {
+			if ws, err := unix.IoctlGetWinsize(0, unix.TIOCGWINSZ); err == nil {
+				c.ResizeTerminal(ws.Row, ws.Col)
+			}
+		}
 		go func() {
 			for s := range sigs {
 				if tty && s == unix.SIGWINCH {
 					// The window changed: the command's terminal
 					// follows, and its kernel tells the command.
-					if ws, err := unix.IoctlGetWinsize(0, unix.TIOCGWINSZ); err == nil {
-						c.ResizeTerminal(ws.Row, ws.Col)
-					}
+					resize()
 					continue
 				}
 				c.Process.Signal(s.(unix.Signal))
-				if s == unix.SIGTSTP {
-					// Ctrl-Z: the command's group was told to stop;
-					// now stop as the terminal asked, so that the
-					// shell's job control sees the job stopped. Its
-					// SIGCONT (fg, bg) is passed on in turn.
+				switch {
+				case s == unix.SIGTSTP:
+					// The command's group was told to stop; now stop
+					// as asked, so that the shell's job control sees
+					// the job stopped (its SIGCONT, fg or bg, is
+					// passed on in turn), leaving the caller's
+					// terminal as it was, not raw.
+					if tty {
+						restoreTTYs(ttys)
+					}
 					unix.Kill(os.Getpid(), unix.SIGSTOP)
+				case s == unix.SIGCONT && tty:
+					// Back (fg): the shell has put its own settings
+					// on the terminal, and the window may have
+					// changed meanwhile.
+					makeRaw(0)
+					resize()
 				}
 			}
 		}()

@@ -5,11 +5,14 @@
 package testutil
 
 import (
+	"bufio"
 	"errors"
+	"io"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -138,4 +141,38 @@ func OpenPty(t testing.TB) (master, slave *os.File) {
 	}
 	t.Cleanup(func() { pts.Close() })
 	return ptm, pts
+}
+
+// Lines reads r line by line (a terminal's "\r\n" as "\n") and returns a
+// function that waits, up to 10 s, for a line ending in want, failing t
+// with the lines seen otherwise. Lines before the match are consumed.
+func Lines(t testing.TB, r io.Reader) (expect func(want string)) {
+	lines := make(chan string, 64)
+	go func() {
+		s := bufio.NewScanner(r)
+		for s.Scan() {
+			lines <- strings.TrimRight(s.Text(), "\r")
+		}
+		close(lines)
+	}()
+	var seen []string
+	return func(want string) {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("output ended before %q: %q", want, seen)
+				}
+				seen = append(seen, l)
+				// A terminal echoes what is typed: ^C before INT.
+				if strings.HasSuffix(l, want) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no %q in 10s: %q", want, seen)
+			}
+		}
+	}
 }

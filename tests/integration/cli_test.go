@@ -716,21 +716,9 @@ func TestCapAddOpensSyscalls(t *testing.T) {
 	// Without a user namespace of its own the command would hold
 	// CAP_SYS_PTRACE in the host's, over pid 1, which shares sandbox
 	// run's memory: refused, whatever the profile.
-	out, err := exec.Command(sandboxBin(t), "run", "--print-spec", "--", "true").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var spec map[string]any
-	if err := json.Unmarshal(out, &spec); err != nil {
-		t.Fatal(err)
-	}
-	lx := spec["linux"].(map[string]any)
-	lx["namespaces"] = slices.DeleteFunc(lx["namespaces"].([]any), func(n any) bool { return n.(map[string]any)["type"] == "user" })
-	delete(lx, "uidMappings")
-	delete(lx, "gidMappings")
-	b, _ := json.Marshal(spec)
-	path := filepath.Join(t.TempDir(), "nouserns.json")
-	os.WriteFile(path, b, 0o644)
+	spec := printedSpec(t)
+	dropUserNS(spec)
+	path := writeSpec(t, spec)
 	for _, prof := range []string{"default", "unconfined"} {
 		r = sandbox(t, append(chk, "--spec", path, "--seccomp", prof, "--cap-add", "SYS_PTRACE", "--", "/checker", "syscall", "ptrace-attach", "1")...)
 		if r.code != 125 || !strings.Contains(r.stderr, "CAP_SYS_PTRACE is refused for a sandbox with a pid-1 reaper and no user namespace of its own") {

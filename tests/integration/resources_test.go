@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,13 +49,10 @@ func TestCPUs(t *testing.T) {
 	}
 }
 
-// resourcesSpec writes the default sandbox's spec (with the checker bound)
-// with resources set to linux.resources, and namespaces without the user
-// namespace when noUserNS, and returns its path.
-func resourcesSpec(t *testing.T, resources string, noUserNS bool) string {
+// printedSpec is `sandbox run --print-spec ARGS… -- true`, decoded.
+func printedSpec(t *testing.T, args ...string) map[string]any {
 	t.Helper()
-	args := append(append([]string{"run", "--print-spec"}, checker(t)...), "--", "true")
-	out, err := exec.Command(sandboxBin(t), args...).Output()
+	out, err := exec.Command(sandboxBin(t), append(append([]string{"run", "--print-spec"}, args...), "--", "true")...).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,29 +60,47 @@ func resourcesSpec(t *testing.T, resources string, noUserNS bool) string {
 	if err := json.Unmarshal(out, &spec); err != nil {
 		t.Fatal(err)
 	}
+	return spec
+}
+
+// dropUserNS takes the user namespace and its id maps out of spec.
+func dropUserNS(spec map[string]any) {
 	lx := spec["linux"].(map[string]any)
-	var res any
-	if err := json.Unmarshal([]byte(resources), &res); err != nil {
+	lx["namespaces"] = slices.DeleteFunc(lx["namespaces"].([]any), func(n any) bool { return n.(map[string]any)["type"] == "user" })
+	delete(lx, "uidMappings")
+	delete(lx, "gidMappings")
+}
+
+// writeSpec writes spec to a config.json of the test's and returns its
+// path.
+func writeSpec(t *testing.T, spec map[string]any) string {
+	t.Helper()
+	b, err := json.Marshal(spec)
+	if err != nil {
 		t.Fatal(err)
 	}
-	lx["resources"] = res
-	if noUserNS {
-		var ns []any
-		for _, n := range lx["namespaces"].([]any) {
-			if n.(map[string]any)["type"] != "user" {
-				ns = append(ns, n)
-			}
-		}
-		lx["namespaces"] = ns
-		delete(lx, "uidMappings")
-		delete(lx, "gidMappings")
-	}
-	b, _ := json.Marshal(spec)
 	path := filepath.Join(t.TempDir(), "config.json")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// resourcesSpec writes the default sandbox's spec (with the checker bound)
+// with resources set to linux.resources, and namespaces without the user
+// namespace when noUserNS, and returns its path.
+func resourcesSpec(t *testing.T, resources string, noUserNS bool) string {
+	t.Helper()
+	spec := printedSpec(t, checker(t)...)
+	var res any
+	if err := json.Unmarshal([]byte(resources), &res); err != nil {
+		t.Fatal(err)
+	}
+	spec["linux"].(map[string]any)["resources"] = res
+	if noUserNS {
+		dropUserNS(spec)
+	}
+	return writeSpec(t, spec)
 }
 
 // TestSpecResources: a spec's linux.resources are enforced as the flags'

@@ -3,8 +3,6 @@
 package integration
 
 import (
-	"bufio"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -16,33 +14,13 @@ import (
 	"github.com/gosandbox/sandbox/internal/testutil"
 )
 
-// outerPTY opens a pty for sandbox run to run on, as a terminal emulator
-// would give it.
-func outerPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	s, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(m), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
-	if errno != 0 {
-		t.Fatal(errno)
-	}
-	master, slave = os.NewFile(uintptr(m), "ptmx"), os.NewFile(s, "pts")
-	t.Cleanup(func() { master.Close(); slave.Close() })
-	return master, slave
-}
-
 // TestTTY: sandbox run --tty on a terminal: the command gets a terminal of
 // its own; sandbox run's is raw meanwhile, so ^C reaches the command as a
 // key (its terminal makes it SIGINT); a window change reaches it as
 // SIGWINCH with the new size; the caller's terminal is restored after.
 func TestTTY(t *testing.T) {
 	testutil.RequireUserNS(t)
-	master, slave := outerPTY(t)
+	master, slave := testutil.OpenPty(t)
 	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 99})
 	cmd := exec.Command(sandboxBin(t), "run", "--tty", "--", "sh", "-c",
 		`test -t 0 && test -t 1 && echo tty; stty size; trap 'stty size' WINCH; trap 'echo INT; exit 7' INT; echo ready; while :; do sleep 0.05; done`)
@@ -52,34 +30,12 @@ func TestTTY(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	lines := make(chan string, 64)
-	go func() {
-		s := bufio.NewScanner(master)
-		for s.Scan() {
-			lines <- strings.TrimRight(s.Text(), "\r")
+	defer func() {
+		if t.Failed() {
+			cmd.Process.Kill()
 		}
-		close(lines)
 	}()
-	var seen []string
-	expect := func(want string) {
-		t.Helper()
-		timeout := time.After(10 * time.Second)
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("output ended before %q: %q", want, seen)
-				}
-				seen = append(seen, l)
-				if strings.HasSuffix(l, want) {
-					return
-				}
-			case <-timeout:
-				cmd.Process.Kill()
-				t.Fatalf("no %q: %q", want, seen)
-			}
-		}
-	}
+	expect := testutil.Lines(t, master)
 	expect("tty")
 	expect("33 99") // the caller's size, taken at start
 	expect("ready")
@@ -88,6 +44,26 @@ func TestTTY(t *testing.T) {
 	}
 	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 120})
 	expect("40 120")
+	// Stopped (kill -TSTP: ^Z is a key now), sandbox run leaves the
+	// terminal as it found it for the shell; continued, raw again, and
+	// the size that changed meanwhile follows.
+	raw := func() bool {
+		tio, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+		return err == nil && tio.Lflag&(unix.ICANON|unix.ECHO|unix.ISIG) == 0
+	}
+	cmd.Process.Signal(unix.SIGTSTP)
+	for deadline := time.Now().Add(10 * time.Second); raw() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if raw() {
+		t.Errorf("the terminal stayed raw while sandbox run was stopped")
+	}
+	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 41, Col: 121})
+	cmd.Process.Signal(unix.SIGCONT)
+	expect("41 121")
+	if !raw() {
+		t.Errorf("the terminal is not raw again after SIGCONT")
+	}
 	master.Write([]byte{3}) // ^C, typed
 	expect("INT")
 	err := cmd.Wait()
@@ -99,20 +75,31 @@ func TestTTY(t *testing.T) {
 	}
 }
 
-// TestTTYPiped: --tty with piped input types it into the command's
-// terminal and ends it with VEOF; --spec's process.terminal does the same.
+// TestTTYPiped: --tty wants a terminal on stdin (piped input would be
+// echoed and cut, as a terminal's line editing does); a spec's
+// process.terminal runs with piped input, with a warning, its input typed
+// in and ended with VEOF.
 func TestTTYPiped(t *testing.T) {
 	testutil.RequireUserNS(t)
-	cmd := exec.Command(sandboxBin(t), "run", "--tty", "--", "sh", "-c", `test -t 0 && echo tty; cat; echo end`)
-	cmd.Stdin = strings.NewReader("line\n")
+	r := sandbox(t, "--tty", "--", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "--tty: stdin is not a terminal") || r.rec == nil || r.rec.Status != "setup-error" {
+		t.Errorf("--tty without a terminal: %s", r)
+	}
+	spec := printedSpec(t, "--tty")
+	if spec["process"].(map[string]any)["terminal"] != true {
+		t.Fatalf("--print-spec of --tty: %v", spec["process"])
+	}
+	cmd := exec.Command(sandboxBin(t), "run", "--spec", writeSpec(t, spec), "--", "sh", "-c", `test -t 0 && echo tty; cat; echo; echo end`)
+	cmd.Stdin = strings.NewReader("line\npartial")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	got := strings.ReplaceAll(string(out), "\r\n", "\n")
-	if err != nil || !strings.Contains(got, "tty\n") || strings.Count(got, "line\n") != 2 || !strings.HasSuffix(got, "end\n") {
-		t.Errorf("%v: %q (want tty, the echo and cat's copy of line, end)", err, got)
+	if err != nil || !strings.Contains(got, "tty\n") || strings.Count(got, "line\n") != 2 || strings.Count(got, "partial") != 2 || !strings.HasSuffix(got, "end\n") {
+		t.Errorf("%v: %q (want tty, the echo and cat's copy of each line, end)", err, got)
 	}
-	out, _ = exec.Command(sandboxBin(t), "run", "--tty", "--print-spec", "--", "true").Output()
-	if !strings.Contains(string(out), `"terminal": true`) {
-		t.Errorf("--print-spec of --tty:\n%s", out)
+	if !strings.Contains(stderr.String(), "warning: process.terminal: stdin is not a terminal") {
+		t.Errorf("no warning for piped input: %q", stderr.String())
 	}
 	out, _ = exec.Command(sandboxBin(t), "explain", "--tty", "--", "true").Output()
 	if !strings.Contains(string(out), "ioctl TIOCSCTTY") {
