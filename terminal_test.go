@@ -81,6 +81,12 @@ func TestTerminalWaitDelay(t *testing.T) {
 	lx := c.Spec.Linux
 	lx.Namespaces = slices.DeleteFunc(lx.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.PIDNamespace })
 	delete(c.Spec.Annotations, oci.AnnotationInit)
+	// Without a pid namespace of its own an unprivileged caller may not
+	// mount a proc filesystem: none, and nothing under it.
+	c.Spec.Mounts = slices.DeleteFunc(c.Spec.Mounts, func(m specs.Mount) bool { return m.Destination == "/proc" })
+	underProc := func(p string) bool { return strings.HasPrefix(p, "/proc/") }
+	lx.MaskedPaths = slices.DeleteFunc(lx.MaskedPaths, underProc)
+	lx.ReadonlyPaths = slices.DeleteFunc(lx.ReadonlyPaths, underProc)
 	c.WaitDelay = 300 * time.Millisecond
 	start := time.Now()
 	res, err := c.Run()
