@@ -12,8 +12,25 @@ import (
 var checker struct {
 	once sync.Once
 	path string
+	dir  string // made by this process: RemoveTemps removes it
 	err  error
 	out  []byte
+}
+
+// Main runs a package's tests and then removes what the helpers built
+// for them (the checker's directory): a package whose tests use Checker
+// has `func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }`.
+func Main(m *testing.M) int {
+	code := m.Run()
+	RemoveTemps()
+	return code
+}
+
+// RemoveTemps removes the checker this process built, if any.
+func RemoveTemps() {
+	if checker.dir != "" {
+		os.RemoveAll(checker.dir)
+	}
 }
 
 // Checker builds internal/checker once per test binary as a static
@@ -34,6 +51,7 @@ func Checker(t testing.TB) string {
 			return
 		}
 		os.Chmod(dir, 0o755)
+		checker.dir = dir
 		checker.path = filepath.Join(dir, "checker")
 		_, file, _, _ := runtime.Caller(0)
 		src := filepath.Join(filepath.Dir(file), "..", "checker")

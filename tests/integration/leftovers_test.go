@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/gosandbox/sandbox/internal/testutil"
 )
 
 // TestMain checks that the whole suite leaves nothing behind: no mount on
@@ -16,6 +18,11 @@ import (
 func TestMain(m *testing.M) {
 	before := snapshot()
 	code := m.Run()
+	// What the tests built: sandbox run (unless given) and the checker.
+	if bin.path != "" && os.Getenv("SANDBOX_BIN") == "" {
+		os.RemoveAll(filepath.Dir(bin.path))
+	}
+	testutil.RemoveTemps()
 	if code == 0 {
 		after := snapshot()
 		if msg := diff(before, after); msg != "" {
