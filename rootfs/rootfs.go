@@ -26,6 +26,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -412,6 +413,12 @@ func (c *compiler) mount(mp mountPlan) {
 	} else {
 		what = fmt.Sprintf("%s on %s", m.Type, dst)
 		params := c.translateIDs(o.params)
+		if m.Type == "tmpfs" && !slices.ContainsFunc(params, func(p fsParam) bool { return p.key == "uid" || p.key == "gid" }) {
+			// Made before the user namespace, a tmpfs would belong to the
+			// caller, unmapped inside (nobody): the container's root, as
+			// where it is made inside the namespace (runc).
+			params = append(params, c.p.hostOwner()...)
+		}
 		c.fsmount(m.Type, m.Source, params, o.attrSet, regSrc, what)
 	}
 	c.resolveTarget(dst, mp.srcIsFile, regDst, what)

@@ -28,9 +28,7 @@ import (
 // runFlags are the flags `run` and `explain` share: everything that shapes
 // the sandbox and its limits.
 type runFlags struct {
-	binds      listFlag
-	roBinds    listFlag
-	tmpfs      listFlag
+	mounts     []mountArg // --bind, --ro-bind and --tmpfs, in command-line order
 	env        listFlag
 	capAdd     listFlag
 	capDrop    listFlag
@@ -92,6 +90,22 @@ func (f *hostIDsFlag) Set(v string) error {
 }
 
 type listFlag []string
+
+// mountArg is one --bind, --ro-bind or --tmpfs, kept in the order given:
+// a mount inside another's destination must come after it, as in bwrap.
+type mountArg struct{ flag, arg string }
+
+// mountFlag appends its flag's values to the shared, ordered list.
+type mountFlag struct {
+	name string
+	list *[]mountArg
+}
+
+func (m mountFlag) String() string { return "" }
+func (m mountFlag) Set(v string) error {
+	*m.list = append(*m.list, mountArg{m.name, v})
+	return nil
+}
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
@@ -185,9 +199,9 @@ func parseSize(v string) (int64, error) {
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
-	fs.Var(&f.binds, "bind", "bind `SRC:DST[:ro]` into the sandbox (repeatable)")
-	fs.Var(&f.roBinds, "ro-bind", "bind `SRC:DST` read-only (repeatable)")
-	fs.Var(&f.tmpfs, "tmpfs", "mount a tmpfs at `DST[:size=N]` (repeatable)")
+	fs.Var(mountFlag{"--bind", &f.mounts}, "bind", "bind `SRC:DST[:ro]` into the sandbox (repeatable; mount flags apply in the order given)")
+	fs.Var(mountFlag{"--ro-bind", &f.mounts}, "ro-bind", "bind `SRC:DST` read-only (repeatable)")
+	fs.Var(mountFlag{"--tmpfs", &f.mounts}, "tmpfs", "mount a tmpfs at `DST[:size=N,mode=M]` (repeatable)")
 	fs.Var(&f.env, "env", "set `K=V` in the environment (repeatable)")
 	fs.Var(&f.capAdd, "cap-add", "grant a capability `CAP`, e.g. CHOWN (repeatable; ALL for every one); with the default seccomp profile, SYS_CHROOT, SYS_NICE and SYS_PTRACE also allow the syscalls they exist for")
 	fs.Var(&f.capDrop, "cap-drop", "remove a capability `CAP` (repeatable; ALL for every one)")
@@ -304,55 +318,16 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 		dsts[dst] = flag + " " + arg
 		return nil
 	}
-	for _, b := range f.binds {
-		m, err := bindMount(b, false)
+	// In the order given: a later mount may go inside an earlier one's
+	// destination (a writable bind in a read-only one, a bind in a tmpfs).
+	for _, ma := range f.mounts {
+		m, err := f.mount(ma)
 		if err == nil {
-			err = claim("--bind", b, m.Destination)
+			err = claim(ma.flag, ma.arg, m.Destination)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("--bind %s: %w", b, err))
+			errs = append(errs, fmt.Errorf("%s %s: %w", ma.flag, ma.arg, err))
 			continue
-		}
-		spec.Mounts = append(spec.Mounts, m)
-	}
-	for _, b := range f.roBinds {
-		m, err := bindMount(b, true)
-		if err == nil {
-			err = claim("--ro-bind", b, m.Destination)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--ro-bind %s: %w", b, err))
-			continue
-		}
-		spec.Mounts = append(spec.Mounts, m)
-	}
-	for _, t := range f.tmpfs {
-		dst, opts, _ := strings.Cut(t, ":")
-		if !filepath.IsAbs(dst) {
-			errs = append(errs, fmt.Errorf("--tmpfs %s: %q is not an absolute path", t, dst))
-			continue
-		}
-		if err := checkDestination(dst); err != nil {
-			errs = append(errs, fmt.Errorf("--tmpfs %s: %w", t, err))
-			continue
-		}
-		if err := claim("--tmpfs", t, dst); err != nil {
-			errs = append(errs, fmt.Errorf("--tmpfs %s: %w", t, err))
-			continue
-		}
-		m := specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}}
-		if opts != "" {
-			for _, o := range strings.Split(opts, ",") {
-				if v, ok := strings.CutPrefix(o, "size="); ok {
-					n, err := parseSize(v)
-					if err != nil {
-						errs = append(errs, fmt.Errorf("--tmpfs %s: %w", t, err))
-						continue
-					}
-					o = "size=" + strconv.FormatInt(n, 10)
-				}
-				m.Options = append(m.Options, o)
-			}
 		}
 		spec.Mounts = append(spec.Mounts, m)
 	}
@@ -500,6 +475,46 @@ func appendLeftOut(w []string, field string, want, given []string) []string {
 		return w
 	}
 	return append(w, fmt.Sprintf("--spec: %s leaves out %s", field, strings.Join(out, ", ")))
+}
+
+// mount is the spec's mount for one mount flag.
+func (f *runFlags) mount(ma mountArg) (specs.Mount, error) {
+	switch ma.flag {
+	case "--bind":
+		return bindMount(ma.arg, false)
+	case "--ro-bind":
+		return bindMount(ma.arg, true)
+	}
+	dst, opts, _ := strings.Cut(ma.arg, ":")
+	if !filepath.IsAbs(dst) {
+		return specs.Mount{}, fmt.Errorf("%q is not an absolute path", dst)
+	}
+	if err := checkDestination(dst); err != nil {
+		return specs.Mount{}, err
+	}
+	m := specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}}
+	if opts == "" {
+		return m, nil
+	}
+	for _, o := range strings.Split(opts, ",") {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "size":
+			n, err := parseSize(v)
+			if err != nil {
+				return specs.Mount{}, err
+			}
+			o = "size=" + strconv.FormatInt(n, 10)
+		case "mode":
+			if n, err := strconv.ParseUint(v, 8, 32); err != nil || n > 0o7777 {
+				return specs.Mount{}, fmt.Errorf("mode %q: want octal permissions (0755)", v)
+			}
+		default:
+			return specs.Mount{}, fmt.Errorf("unknown option %q: want size=N or mode=M", o)
+		}
+		m.Options = append(m.Options, o)
+	}
+	return m, nil
 }
 
 func bindMount(arg string, ro bool) (specs.Mount, error) {

@@ -1,0 +1,56 @@
+//go:build linux
+
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gosandbox/sandbox/internal/testutil"
+)
+
+// TestMountOrder: mount flags apply in the order given, so a mount may go
+// inside an earlier one's destination: a writable bind inside a read-only
+// one, a bind inside a tmpfs.
+func TestMountOrder(t *testing.T) {
+	testutil.RequireUserNS(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	rw := filepath.Join(dir, "rw")
+	os.Mkdir(rw, 0o777)
+	os.Chmod(rw, 0o777) // the sandbox's root is another uid for a root caller
+	r := sandbox(t, "--ro-bind", dir+":/w", "--bind", rw+":/w/rw", "--", "sh", "-c", "touch /w/rw/new && ! touch /w/ro 2>/dev/null && echo ok")
+	if r.code != 0 || r.stdout != "ok\n" {
+		t.Errorf("--bind inside --ro-bind: %s", r)
+	}
+	if _, err := os.Stat(filepath.Join(rw, "new")); err != nil {
+		t.Errorf("the write did not reach the bound directory: %v", err)
+	}
+	r = sandbox(t, "--tmpfs", "/home", "--ro-bind", dir+":/home/u/src", "--", "ls", "/home/u/src")
+	if r.code != 0 || !strings.Contains(r.stdout, "rw") {
+		t.Errorf("--ro-bind inside --tmpfs: %s", r)
+	}
+	// The other way round the tmpfs hides the bind.
+	r = sandbox(t, "--ro-bind", dir+":/home/u/src", "--tmpfs", "/home", "--", "ls", "/home")
+	if r.code != 0 || r.stdout != "" {
+		t.Errorf("--tmpfs after the bind inside it: %s", r)
+	}
+}
+
+// TestTmpfsOwner: tmpfs mounts belong to the sandbox's root (as they
+// would made inside its user namespace), for a root caller too, whose
+// setup makes them before entering it; mode= applies.
+func TestTmpfsOwner(t *testing.T) {
+	testutil.RequireUserNS(t)
+	r := sandbox(t, "--tmpfs", "/x:mode=700,size=1m", "--", "sh", "-c", "stat -c '%u:%g %a' /x /tmp /dev; touch /x/f && echo wrote")
+	if r.code != 0 || r.stdout != "0:0 700\n0:0 1777\n0:0 755\nwrote\n" {
+		t.Errorf("tmpfs owners: %s", r)
+	}
+	for _, bad := range []string{"/x:bogus", "/x:mode=999", "/x:size=lots", "x"} {
+		if r := sandbox(t, "--tmpfs", bad, "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "--tmpfs "+bad+":") {
+			t.Errorf("--tmpfs %s: %s", bad, r)
+		}
+	}
+}
