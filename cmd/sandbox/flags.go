@@ -202,7 +202,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(mountFlag{"--bind", &f.mounts}, "bind", "bind `SRC:DST[:ro]` into the sandbox (repeatable; mount flags apply in the order given)")
 	fs.Var(mountFlag{"--ro-bind", &f.mounts}, "ro-bind", "bind `SRC:DST` read-only (repeatable)")
 	fs.Var(mountFlag{"--tmpfs", &f.mounts}, "tmpfs", "mount a tmpfs at `DST[:size=N,mode=M]` (repeatable)")
-	fs.Var(&f.env, "env", "set `K=V` in the environment (repeatable)")
+	fs.Var(&f.env, "env", "set `K=V` in the environment, or pass on sandbox run's own K (repeatable)")
 	fs.Var(&f.capAdd, "cap-add", "grant a capability `CAP`, e.g. CHOWN (repeatable; ALL for every one); with the default seccomp profile, SYS_CHROOT, SYS_NICE and SYS_PTRACE also allow the syscalls they exist for")
 	fs.Var(&f.capDrop, "cap-drop", "remove a capability `CAP` (repeatable; ALL for every one)")
 	fs.StringVar(&f.chdir, "chdir", "", "working directory `DIR` inside the sandbox")
@@ -331,13 +331,32 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 		}
 		spec.Mounts = append(spec.Mounts, m)
 	}
+	// --env K=V sets K; --env K passes on sandbox run's own K, if set.
+	var env []string
 	for _, e := range f.env {
-		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
-			errs = append(errs, fmt.Errorf("--env %s: want K=V with a non-empty K", e))
+		k, _, ok := strings.Cut(e, "=")
+		switch {
+		case k == "" || strings.ContainsRune(k, 0):
+			errs = append(errs, fmt.Errorf("--env %s: want K=V or K, with a non-empty K", e))
+		case ok:
+			env = append(env, e)
+		default:
+			if v, set := os.LookupEnv(k); set {
+				env = append(env, k+"="+v)
+			}
 		}
 	}
 	if f.tty {
 		spec.Process.Terminal = true
+	}
+	if spec.Process.Terminal && !hasEnv(spec.Process.Env, "TERM") && !hasEnv(env, "TERM") {
+		// Programs on a terminal want its type: the caller's, as docker
+		// -t gives xterm.
+		term := os.Getenv("TERM")
+		if term == "" || term == "dumb" {
+			term = "xterm"
+		}
+		env = append(env, "TERM="+term)
 	}
 	if f.uid.set {
 		spec.Process.User.UID = f.uid.id
@@ -403,7 +422,7 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	if f.specPath != "" {
 		f.warnings = append(f.warnings, specWarnings(spec, f.seccompArg == "")...)
 	}
-	c := &sandbox.Cmd{Spec: spec, SpecOwned: true, Env: f.env, Dir: f.chdir, Strict: f.strict, DieWithParent: true,
+	c := &sandbox.Cmd{Spec: spec, SpecOwned: true, Env: env, Dir: f.chdir, Strict: f.strict, DieWithParent: true,
 		// --host-ids auto: Start reserves the range and holds it until
 		// the sandbox is gone.
 		OwnHostIDs: f.hostIDs.auto && !dryRun}
@@ -617,4 +636,9 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// hasEnv reports whether env (K=V entries) sets k.
+func hasEnv(env []string, k string) bool {
+	return slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, k+"=") })
 }

@@ -102,6 +102,12 @@ func runRun(args []string) int {
 		}
 	}
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if sameFile(1, 2) {
+		// 2>&1 (or a terminal for both): one writer, so that counted
+		// output goes through one pipe and keeps the order it was
+		// written in (--output-limit keeps the first bytes).
+		c.Stderr = os.Stdout
+	}
 	tty := c.Spec.Process != nil && c.Spec.Process.Terminal
 	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); tty && err != nil {
 		// Input that is not a terminal's would be typed into the
@@ -303,4 +309,11 @@ func evacuateForLimits(c *sandbox.Cmd) {
 	if cl, err := cgroups.Detect(); err == nil {
 		cl.EvacuateFor(&res, "supervisor")
 	}
+}
+
+// sameFile reports whether descriptors a and b are the same file (device
+// and inode): the same pipe, terminal or file.
+func sameFile(a, b int) bool {
+	var sa, sb unix.Stat_t
+	return unix.Fstat(a, &sa) == nil && unix.Fstat(b, &sb) == nil && sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }

@@ -4,7 +4,9 @@ package integration
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -52,5 +54,39 @@ func TestTmpfsOwner(t *testing.T) {
 		if r := sandbox(t, "--tmpfs", bad, "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "--tmpfs "+bad+":") {
 			t.Errorf("--tmpfs %s: %s", bad, r)
 		}
+	}
+}
+
+// TestOutputLimitOrder: with stdout and stderr on one file (2>&1),
+// --output-limit keeps the first bytes in the order they were written.
+func TestOutputLimitOrder(t *testing.T) {
+	testutil.RequireUserNS(t)
+	for range 5 {
+		out, _ := exec.Command(sandboxBin(t), "run", "--output-limit", "10", "--", "sh", "-c", "echo 0123456789abcdef; echo more >&2").CombinedOutput()
+		if string(out) != "0123456789" {
+			t.Fatalf("got %q, want the first 10 bytes", out)
+		}
+	}
+}
+
+// TestEnvPassOn: --env K passes on sandbox run's own K when it is set,
+// and nothing when it is not; --tty gives TERM (the caller's, or xterm).
+func TestEnvPassOn(t *testing.T) {
+	testutil.RequireUserNS(t)
+	cmd := exec.Command(sandboxBin(t), "run", "--env", "SANDBOX_TEST_FOO", "--env", "SANDBOX_TEST_UNSET", "--env", "B=2", "--",
+		"sh", "-c", `echo "$SANDBOX_TEST_FOO ${SANDBOX_TEST_UNSET-unset} $B ${TERM-none}"`)
+	cmd.Env = append(os.Environ(), "SANDBOX_TEST_FOO=a b", "TERM=vt100")
+	out, err := cmd.Output()
+	if err != nil || string(out) != "a b unset 2 none\n" {
+		t.Errorf("%v: %q", err, out)
+	}
+	spec := printedSpec(t, "--tty")
+	env, _ := spec["process"].(map[string]any)["env"].([]any)
+	want := "TERM=" + os.Getenv("TERM")
+	if term := os.Getenv("TERM"); term == "" || term == "dumb" {
+		want = "TERM=xterm"
+	}
+	if !slices.Contains(env, any(want)) {
+		t.Errorf("--tty env %v, want %s", env, want)
 	}
 }
