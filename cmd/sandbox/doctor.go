@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -34,8 +35,16 @@ type check struct {
 // container runtime may deny any of them), then runs the default sandbox.
 func runDoctor(args []string) int {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if err := parseFlags("doctor", fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "usage: sandbox doctor\n\nReports what this host supports, what a sandbox will enforce, and the fix for\neach missing piece; exits 1 when the default sandbox cannot run here.")
+			return 0
+		}
+		return exitSetup
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "sandbox doctor: takes no arguments (got %q)\n", fs.Args())
+		return exitSetup
 	}
 	var checks []check
 	add := func(c check) { checks = append(checks, c) }

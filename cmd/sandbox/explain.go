@@ -26,7 +26,7 @@ func runExplain(args []string) int {
 	fs.Usage = func() {} // the whole text for -h only
 	f := runFlags{dryRun: true}
 	f.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags("explain", fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			usage()
 			return 0

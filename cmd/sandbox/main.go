@@ -4,10 +4,13 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -39,6 +42,26 @@ func usage() {
 		fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, commands[n].summary)
 	}
 }
+
+// parseFlags parses args into fs and reports a bad flag as "sandbox
+// NAME: …", naming flags as the long options they are used as (the flag
+// package writes "-name"), with a pointer to -h for an unknown one.
+func parseFlags(name string, fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	msg := flagName.ReplaceAllString(err.Error(), "$1--$2")
+	if strings.HasPrefix(msg, "flag provided but not defined") {
+		msg = strings.Replace(msg, "flag provided but not defined", "unknown flag", 1) + " (sandbox " + name + " -h lists them)"
+	}
+	fmt.Fprintf(os.Stderr, "sandbox %s: %s\n", name, msg)
+	return errors.New(msg)
+}
+
+// flagName finds "-name" in the flag package's messages.
+var flagName = regexp.MustCompile(`(^|[ :])-([a-z][a-z-]*)`)
 
 // printFlags lists fs's flags on stderr as the GNU long options they are
 // used as (--name VALUE), in flag.PrintDefaults's order and layout.
@@ -72,7 +95,7 @@ func main() {
 	useExternalSeccomp()
 	if len(os.Args) < 2 {
 		usage()
-		os.Exit(2)
+		os.Exit(exitSetup)
 	}
 	switch os.Args[1] {
 	case "-h", "--help", "help":
@@ -83,7 +106,7 @@ func main() {
 	if !ok {
 		fmt.Fprintf(os.Stderr, "sandbox: unknown command %q\n", os.Args[1])
 		usage()
-		os.Exit(2)
+		os.Exit(exitSetup)
 	}
 	os.Exit(c.run(os.Args[2:]))
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -42,12 +44,14 @@ func runRun(args []string) int {
 	fs.Usage = func() {} // the whole text for -h only, below
 	var f runFlags
 	f.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags("run", fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(os.Stderr, runUsage)
 			printFlags(fs)
 		}
-		return badFlags(err, f.statusJSON)
+		// Parsing stops at the bad flag: a --status-json after it still
+		// gets its record.
+		return badFlags(err, cmp.Or(f.statusJSON, statusArg(args)))
 	}
 
 	// Signals to sandbox run go to the sandbox (its pid 1 passes them on
@@ -201,6 +205,27 @@ func runRun(args []string) int {
 		}
 	}
 	return res.ExitStatus()
+}
+
+// statusArg finds the value of --status-json among args (before "--"),
+// for a run whose flags did not parse.
+func statusArg(args []string) string {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "status-json" {
+			continue
+		}
+		if hasVal {
+			return val
+		}
+		if i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
 }
 
 // badFlags ends a run refused for its flags: exit 0 for -h, else 125

@@ -559,8 +559,9 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--tmpfs", "relative", "--", "true"}, "--tmpfs relative"},
 		{[]string{"--tmpfs", "/t:size=zz", "--", "true"}, "--tmpfs /t:size=zz"},
 		{[]string{"--cap-add", "CAP_BOGUS", "--", "true"}, "--cap-add"},
-		{[]string{"--env", "NOEQUALS", "--", "true"}, "--env NOEQUALS"},
-		{[]string{"--memory", "lots", "--", "true"}, "-memory"},
+		{[]string{"--memory", "lots", "--", "true"}, `invalid value "lots" for flag --memory`},
+		{[]string{"--memory", "10", "--", "true"}, "--memory 10: at least 1m"},
+		{[]string{"--nofile", "99999999", "--", "true"}, "--nofile 99999999: at most"},
 		{[]string{"--memory", "18014398509483032k", "--", "true"}, "-memory"}, // would wrap to 1 MiB
 		{[]string{"--fsize", "18014398509481985k", "--", "true"}, "-fsize"},
 		{[]string{"--uid", "4294967296", "--", "id"}, "-uid"}, // would wrap to 0
@@ -574,7 +575,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--time", "1e-12", "--", "true"}, "at least a microsecond"},                                                                // was: rounded to 0, no limit
 		{[]string{"--wall-time", "1ns", "--", "true"}, "at least a microsecond"},
 		{[]string{"--chdir", "relative", "--", "true"}, "--chdir relative"},
-		{[]string{"--no-such-flag", "--", "true"}, "no-such-flag"},
+		{[]string{"--no-such-flag", "--", "true"}, "unknown flag: --no-such-flag (sandbox run -h lists them)"},
 		{[]string{"--"}, "no command"},
 		{[]string{"--bind", "/tmp:/", "--", "true"}, "destination / is the sandbox's root"},
 		{[]string{"--tmpfs", "/", "--", "true"}, "destination / is the sandbox's root"},
@@ -603,6 +604,20 @@ func TestBadFlags(t *testing.T) {
 					t.Errorf("%v %v: %v %s, want exit 125", sub, c.args, err, out)
 				}
 			}
+		}
+	}
+	// A bad flag stops the parse, but a --status-json after it still
+	// gets the record.
+	status := filepath.Join(t.TempDir(), "late.json")
+	out, err := exec.Command(sandboxBin(t), "run", "--memory", "abc", "--status-json="+status, "--", "true").CombinedOutput()
+	if b, rerr := os.ReadFile(status); err == nil || !bytes.Contains(b, []byte(`"setup-error"`)) {
+		t.Errorf("a bad flag before --status-json: %v %s; record %s %v", err, out, b, rerr)
+	}
+	// Other commands: bad input is 125 too.
+	for _, args := range [][]string{{"doctor", "extra"}, {"no-such-command"}, {"explain", "--bogus"}, {}} {
+		out, err := exec.Command(sandboxBin(t), args...).CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 125 {
+			t.Errorf("sandbox %v: %v %s, want exit 125", args, err, out)
 		}
 	}
 	// -h is not an error; flags are listed as the long options they are.
