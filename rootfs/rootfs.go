@@ -25,8 +25,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"slices"
+	"sort"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -94,6 +94,11 @@ func Compile(spec *specs.Spec, opts Options) (*Plan, error) {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	newMnt := opts.Namespaces[specs.MountNamespace]
 	if !newMnt {
+		if spec.Root == nil {
+			// Required by the runtime-spec on Linux: a spec that says
+			// nothing of its root would run in the host's, silently.
+			bad(`root: required (root.path "/" for the host's root, which needs no mount namespace)`)
+		}
 		if spec.Root != nil && path.Clean(spec.Root.Path) != "/" {
 			bad("root.path: a root other than / needs a new mount namespace")
 		}

@@ -321,6 +321,7 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	}
 	// In the order given: a later mount may go inside an earlier one's
 	// destination (a writable bind in a read-only one, a bind in a tmpfs).
+	var rwBinds []mountArg
 	for _, ma := range f.mounts {
 		m, err := f.mount(ma)
 		if err == nil {
@@ -331,6 +332,9 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 			continue
 		}
 		spec.Mounts = append(spec.Mounts, m)
+		if m.Type == "bind" && !slices.Contains(m.Options, "ro") {
+			rwBinds = append(rwBinds, ma)
+		}
 	}
 	// --env K=V sets K; --env K passes on sandbox run's own K, if set.
 	var env []string
@@ -425,6 +429,22 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	if base := hostBase; f.specPath == "" && os.Geteuid() == 0 && !f.hostIDs.auto {
+		// A root caller's sandbox runs as other host ids: a writable bind
+		// its command cannot write is the first surprise (bwrap keeps the
+		// caller's ids).
+		if base == 0 {
+			base = sandbox.DefaultHostIDBase
+		}
+		uid, gid := base+spec.Process.User.UID, base+spec.Process.User.GID
+		for _, ma := range rwBinds {
+			src, _, _ := strings.Cut(ma.arg, ":")
+			if w := unwritableBy(src, uid, gid); w != "" {
+				f.warnings = append(f.warnings, fmt.Sprintf("%s %s: %s; the command runs as host uid %d there, so it cannot write it (chown %d:%d it, or --ro-bind)",
+					ma.flag, ma.arg, w, uid, uid, gid))
+			}
+		}
 	}
 	if f.specPath != "" {
 		f.warnings = append(f.warnings, specWarnings(spec, f.seccompArg == "")...)
@@ -672,4 +692,18 @@ func checkNofile(n uint64) error {
 		return nil
 	}
 	return fmt.Errorf("above this process's hard limit of %d, which only CAP_SYS_RESOURCE may raise", rl.Max)
+}
+
+// unwritableBy says why host uid:gid cannot write the bind source src
+// (judged by its mode bits alone), or "" when it can.
+func unwritableBy(src string, uid, gid uint32) string {
+	var st unix.Stat_t
+	if unix.Stat(src, &st) != nil {
+		return ""
+	}
+	switch {
+	case st.Uid == uid && st.Mode&0o200 != 0, st.Gid == gid && st.Mode&0o020 != 0, st.Mode&0o002 != 0:
+		return ""
+	}
+	return fmt.Sprintf("it belongs to %d:%d, mode %o", st.Uid, st.Gid, st.Mode&0o7777)
 }

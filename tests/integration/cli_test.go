@@ -281,8 +281,14 @@ func TestSpecAndPrintSpec(t *testing.T) {
 	if r = sandbox(t, "--spec", path, "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "root.path") {
 		t.Errorf("root.path with the tmpfs annotation: %s", r)
 	}
+	// A spec that says nothing of its root is refused (the runtime-spec
+	// requires root on Linux); the host's root, asked for, runs loudly.
 	empty := filepath.Join(t.TempDir(), "empty.json")
 	os.WriteFile(empty, []byte("{}"), 0o644)
+	if r = sandbox(t, "--spec", empty, "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "root: required") {
+		t.Errorf("a spec without root: %s", r)
+	}
+	os.WriteFile(empty, []byte(`{"root": {"path": "/"}}`), 0o644)
 	out, _ = exec.Command(sandboxBin(t), "explain", "--spec", empty, "--", "/bin/true").Output()
 	if !bytes.Contains(out, []byte("# warning: --spec: the command shares the host's user, mount, pid")) {
 		t.Errorf("explain of a spec without namespaces does not say so:\n%s", out)

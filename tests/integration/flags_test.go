@@ -90,3 +90,21 @@ func TestEnvPassOn(t *testing.T) {
 		t.Errorf("--tty env %v, want %s", env, want)
 	}
 }
+
+// TestBindUnwritableWarning: a root caller's writable bind that the
+// sandbox's ids cannot write is named, with the fix.
+func TestBindUnwritableWarning(t *testing.T) {
+	testutil.RequireUserNS(t)
+	testutil.RequireRoot(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	r := sandbox(t, "--bind", dir+":/rw", "--", "sh", "-c", "touch /rw/a 2>/dev/null || echo refused")
+	if r.stdout != "refused\n" || !strings.Contains(r.stderr, "the command runs as host uid 100000 there, so it cannot write it (chown 100000:100000") {
+		t.Errorf("root-owned 0755 bind: %s", r)
+	}
+	os.Chmod(dir, 0o777)
+	r = sandbox(t, "--bind", dir+":/rw", "--", "touch", "/rw/a")
+	if r.code != 0 || strings.Contains(r.stderr, "cannot write") {
+		t.Errorf("0777 bind: %s", r)
+	}
+}
