@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -105,10 +106,16 @@ func (r *Result) String() string {
 	switch {
 	case r.Status == StatusSetupError && r.SetupError != nil:
 		return fmt.Sprintf("setup-error: %s", r.SetupError.Message)
+	case r.Status == StatusExit:
+		return fmt.Sprintf("exit status %d", r.ExitCode)
+	case r.Status == StatusSignal:
+		return "killed by " + unix.SignalName(unix.Signal(r.Signal))
 	case r.Signal != 0:
-		return fmt.Sprintf("%s (%s)", r.Status, unix.SignalName(unix.Signal(r.Signal)))
+		return fmt.Sprintf("%s: killed by %s", r.Status, unix.SignalName(unix.Signal(r.Signal)))
+	case r.ExitCode != 0:
+		return fmt.Sprintf("%s: exit status %d", r.Status, r.ExitCode)
 	}
-	return fmt.Sprintf("%s (exit %d)", r.Status, r.ExitCode)
+	return string(r.Status)
 }
 
 // ExitError reports a command that ran and did not succeed.
@@ -124,9 +131,7 @@ type LimitError struct {
 	Limit string // the limit flag: "memory", "time", "wall-time", "pids", "output-limit"
 }
 
-func (e *LimitError) Error() string {
-	return fmt.Sprintf("sandbox: %s limit exceeded: %s", e.Limit, e.Result.String())
-}
+func (e *LimitError) Error() string { return "sandbox: " + e.Result.String() }
 
 // ErrUnenforced is matched (errors.Is) by a Start refused because
 // Cmd.Strict asks for every limit and the host cannot enforce one.
@@ -138,7 +143,7 @@ type UnenforcedError struct {
 }
 
 func (e *UnenforcedError) Error() string {
-	return fmt.Sprintf("sandbox: --strict: cannot enforce %v", e.Unenforced)
+	return "sandbox: strict, and cannot enforce: " + strings.Join(e.Unenforced, "; ")
 }
 
 func (e *UnenforcedError) Is(target error) bool { return target == ErrUnenforced }

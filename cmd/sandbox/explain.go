@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/gosandbox/sandbox/cgroups"
 	"github.com/gosandbox/sandbox/oci"
@@ -35,19 +36,19 @@ func runExplain(args []string) int {
 	}
 	c, err := f.command(fs.Args())
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "sandbox explain:", err)
+		fmt.Fprintln(os.Stderr, "sandbox explain:", strings.TrimPrefix(err.Error(), "sandbox: "))
 		return exitSetup
 	}
 	spec, err := c.EffectiveSpec()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "sandbox explain:", err)
+		fmt.Fprintln(os.Stderr, "sandbox explain:", strings.TrimPrefix(err.Error(), "sandbox: "))
 		return exitSetup
 	}
 	var res cgroups.Resources
 	if spec.Linux != nil {
 		var warnings []string
 		if res, warnings, err = cgroups.FromOCI(spec.Linux.Resources); err != nil {
-			fmt.Fprintln(os.Stderr, "sandbox explain:", err)
+			fmt.Fprintln(os.Stderr, "sandbox explain:", strings.TrimPrefix(err.Error(), "sandbox: "))
 			return exitSetup
 		}
 		f.warnings = append(f.warnings, warnings...)
@@ -58,7 +59,7 @@ func runExplain(args []string) int {
 	}
 	compiled, err := oci.Compile(spec, opts)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "sandbox explain:", err)
+		fmt.Fprintln(os.Stderr, "sandbox explain:", strings.TrimPrefix(err.Error(), "sandbox: "))
 		return exitSetup
 	}
 	defer compiled.Close()

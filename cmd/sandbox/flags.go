@@ -369,6 +369,18 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	if f.gid.set {
 		spec.Process.User.GID = f.gid.id
 	}
+	if created, _ := oci.Namespaces(spec); created[specs.UserNamespace] {
+		for _, id := range []struct {
+			flag string
+			set  bool
+			id   uint32
+			maps []specs.LinuxIDMapping
+		}{{"--uid", f.uid.set, f.uid.id, spec.Linux.UIDMappings}, {"--gid", f.gid.set, f.gid.id, spec.Linux.GIDMappings}} {
+			if id.set && !slices.ContainsFunc(id.maps, func(m specs.LinuxIDMapping) bool { return id.id >= m.ContainerID && id.id-m.ContainerID < m.Size }) {
+				errs = append(errs, fmt.Errorf("%s %d: not mapped in the sandbox's user namespace (%s)", id.flag, id.id, mappedRanges(id.maps)))
+			}
+		}
+	}
 	if f.chdir != "" && !filepath.IsAbs(f.chdir) {
 		errs = append(errs, fmt.Errorf("--chdir %s: not an absolute path", f.chdir))
 	}
@@ -706,4 +718,20 @@ func unwritableBy(src string, uid, gid uint32) string {
 		return ""
 	}
 	return fmt.Sprintf("it belongs to %d:%d, mode %o", st.Uid, st.Gid, st.Mode&0o7777)
+}
+
+// mappedRanges lists the container ids maps cover: "ids 0-65535".
+func mappedRanges(maps []specs.LinuxIDMapping) string {
+	if len(maps) == 0 {
+		return "no ids"
+	}
+	var r []string
+	for _, m := range maps {
+		if m.Size == 1 {
+			r = append(r, fmt.Sprint(m.ContainerID))
+		} else {
+			r = append(r, fmt.Sprintf("%d-%d", m.ContainerID, m.ContainerID+m.Size-1))
+		}
+	}
+	return "ids " + strings.Join(r, ", ")
 }

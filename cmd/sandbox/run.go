@@ -80,7 +80,7 @@ func runRun(args []string) int {
 
 	c, err := f.command(fs.Args())
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "sandbox run:", err)
+		fmt.Fprintln(os.Stderr, "sandbox run:", strings.TrimPrefix(err.Error(), "sandbox: "))
 		return badFlags(err, f.statusJSON)
 	}
 	if f.printSpec {
@@ -89,7 +89,7 @@ func runRun(args []string) int {
 		}
 		spec, err := c.EffectiveSpec()
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "sandbox run:", err)
+			fmt.Fprintln(os.Stderr, "sandbox run:", strings.TrimPrefix(err.Error(), "sandbox: "))
 			return exitSetup
 		}
 		writeJSON(os.Stdout, spec)
@@ -118,7 +118,7 @@ func runRun(args []string) int {
 		// command's: echoed into its output, lines past 4095 bytes cut.
 		if f.tty {
 			err := errors.New("--tty: stdin is not a terminal (piped input would be echoed and its long lines cut); drop --tty")
-			fmt.Fprintln(os.Stderr, "sandbox run:", err)
+			fmt.Fprintln(os.Stderr, "sandbox run:", strings.TrimPrefix(err.Error(), "sandbox: "))
 			return badFlags(err, f.statusJSON)
 		}
 		f.warnings = append(f.warnings, "process.terminal: stdin is not a terminal: its input is typed into the command's terminal, which echoes it and cuts lines longer than 4095 bytes")
@@ -141,7 +141,7 @@ func runRun(args []string) int {
 	ttys := saveTTYs()
 	var res *sandbox.Result
 	if err := c.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "sandbox run:", err)
+		fmt.Fprintln(os.Stderr, "sandbox run:", strings.TrimPrefix(err.Error(), "sandbox: "))
 		res = c.Result
 	} else {
 		// pid 1 shares this process's memory, and an unprivileged

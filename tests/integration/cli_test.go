@@ -573,6 +573,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--uid", "4294967296", "--", "id"}, "-uid"}, // would wrap to 0
 		{[]string{"--uid", "-5", "--", "id"}, "-uid"},
 		{[]string{"--gid", "4294967295", "--", "id"}, "-gid"},
+		{[]string{"--uid", "70000", "--", "id"}, "--uid 70000: not mapped in the sandbox's user namespace (ids 0"},
 		{[]string{"--time", "inf", "--", "true"}, "-time"},
 		{[]string{"--time", "NaN", "--", "true"}, "-time"},
 		{[]string{"--wall-time", "1e300", "--", "true"}, "-wall-time"},
