@@ -202,6 +202,8 @@ const rmdirRetries = 60
 func fileError(op, dir, file string, err error) *FileError {
 	e := &FileError{Op: op, File: file, Dir: dir, Err: err}
 	switch {
+	case (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && !isCgroup2(dir):
+		e.Hint = "run as root: cgroup v1 hierarchies are not delegated to users"
 	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
 		e.Hint = "run as root, or use a cgroup delegated to this user: systemd-run --user --scope -p Delegate=yes …"
 	case errors.Is(err, unix.EROFS):
@@ -212,4 +214,16 @@ func fileError(op, dir, file string, err error) *FileError {
 		}
 	}
 	return e
+}
+
+// isCgroup2 reports whether dir is on a cgroup2 filesystem (an unknown one
+// counts as cgroup2, the common case).
+func isCgroup2(dir string) bool {
+	var st unix.Statfs_t
+	for ; dir != "/" && dir != "."; dir = filepath.Dir(dir) {
+		if unix.Statfs(dir, &st) == nil {
+			return st.Type == unix.CGROUP2_SUPER_MAGIC
+		}
+	}
+	return true
 }

@@ -89,7 +89,11 @@ func runDoctor(args []string) int {
 				add(check{name: "limit " + c.Name, detail: "not enforceable: " + c.Problem, fix: c.Fix})
 			}
 		}
-		add(check{name: "whole-tree kill", ok: rep.Kill != "" && !strings.HasPrefix(rep.Kill, "none"), detail: rep.Kill, fix: "cgroup.kill (Linux 5.14) or a freezer; the pid namespace still ends the tree"})
+		killFix := "cgroup.kill (Linux 5.14) or a freezer; the pid namespace still ends the tree"
+		if strings.HasPrefix(rep.Kill, "none") {
+			killFix = "a cgroup this user may write (run as root); the pid namespace still ends the tree"
+		}
+		add(check{name: "whole-tree kill", ok: rep.Kill != "" && !strings.HasPrefix(rep.Kill, "none"), detail: rep.Kill, fix: killFix})
 		add(check{name: "device rules", ok: rep.DevicesOK, detail: rep.Devices,
 			fix: "run as root on a host with cgroup2 mounted; a spec's linux.resources.devices is then enforced (without, it is listed unenforced, or refused with no user namespace)"})
 	}
