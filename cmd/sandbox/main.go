@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -52,7 +51,7 @@ func parseFlags(name string, fs *flag.FlagSet, args []string) error {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return err
 	}
-	msg := flagName.ReplaceAllString(err.Error(), "$1--$2")
+	msg := longFlags(err.Error())
 	if strings.HasPrefix(msg, "flag provided but not defined") {
 		msg = strings.Replace(msg, "flag provided but not defined", "unknown flag", 1) + " (sandbox " + name + " -h lists them)"
 	}
@@ -60,8 +59,18 @@ func parseFlags(name string, fs *flag.FlagSet, args []string) error {
 	return errors.New(msg)
 }
 
-// flagName finds "-name" in the flag package's messages.
-var flagName = regexp.MustCompile(`(^|[ :])-([a-z][a-z-]*)`)
+// longFlags rewrites the flag package's "-name" in msg as "--name": a
+// dash after a space or colon, followed by a lower-case letter.
+func longFlags(msg string) string {
+	var b strings.Builder
+	for i := 0; i < len(msg); i++ {
+		if msg[i] == '-' && (i == 0 || msg[i-1] == ' ' || msg[i-1] == ':') && i+1 < len(msg) && msg[i+1] >= 'a' && msg[i+1] <= 'z' {
+			b.WriteByte('-')
+		}
+		b.WriteByte(msg[i])
+	}
+	return b.String()
+}
 
 // printFlags lists fs's flags on stderr as the GNU long options they are
 // used as (--name VALUE), in flag.PrintDefaults's order and layout.
