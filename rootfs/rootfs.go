@@ -418,11 +418,16 @@ func (c *compiler) mount(mp mountPlan) {
 	} else {
 		what = fmt.Sprintf("%s on %s", m.Type, dst)
 		params := c.translateIDs(o.params)
-		if m.Type == "tmpfs" && !slices.ContainsFunc(params, func(p fsParam) bool { return p.key == "uid" || p.key == "gid" }) {
+		if m.Type == "tmpfs" {
 			// Made before the user namespace, a tmpfs would belong to the
 			// caller, unmapped inside (nobody): the container's root, as
-			// where it is made inside the namespace (runc).
-			params = append(params, c.p.hostOwner()...)
+			// where it is made inside the namespace (runc), for each of
+			// uid and gid the spec does not give.
+			for _, o := range c.p.hostOwner() {
+				if !slices.ContainsFunc(params, func(p fsParam) bool { return p.key == o.key }) {
+					params = append(params, o)
+				}
+			}
 		}
 		c.fsmount(m.Type, m.Source, params, o.attrSet, regSrc, what)
 	}

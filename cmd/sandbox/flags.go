@@ -311,12 +311,22 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	// Destinations the flags name, each once: a second mount on the same
 	// path would hide the first without a word.
 	dsts := map[string]string{}
+	var order []string // destinations, in the order given
 	claim := func(flag, arg, dst string) error {
 		dst = filepath.Clean(dst)
 		if prev, ok := dsts[dst]; ok {
 			return fmt.Errorf("destination %s is already mounted by %s", dst, prev)
 		}
+		// A mount over an earlier one's parent would hide it without a
+		// word (a --bind over the directory of a --ro-bind made inside
+		// it would make that path writable again).
+		for _, d := range order {
+			if strings.HasPrefix(d, dst+"/") || dst == "/" {
+				return fmt.Errorf("it would hide %s, given before it: mount flags apply in order, so give the outer one first", dsts[d])
+			}
+		}
 		dsts[dst] = flag + " " + arg
+		order = append(order, dst)
 		return nil
 	}
 	// In the order given: a later mount may go inside an earlier one's
@@ -348,6 +358,8 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 		default:
 			if v, set := os.LookupEnv(k); set {
 				env = append(env, k+"="+v)
+			} else {
+				f.warnings = append(f.warnings, "--env "+k+": not set here, nothing passed on")
 			}
 		}
 	}
@@ -535,6 +547,9 @@ func appendLeftOut(w []string, field string, want, given []string) []string {
 	return append(w, fmt.Sprintf("--spec: %s leaves out %s", field, strings.Join(out, ", ")))
 }
 
+// tmpfsFlags are the options without a value --tmpfs takes.
+var tmpfsFlags = []string{"noexec", "ro", "noatime", "relatime", "strictatime", "nodiratime"}
+
 // mount is the spec's mount for one mount flag.
 func (f *runFlags) mount(ma mountArg) (specs.Mount, error) {
 	switch ma.flag {
@@ -555,20 +570,28 @@ func (f *runFlags) mount(ma mountArg) (specs.Mount, error) {
 		return m, nil
 	}
 	for _, o := range strings.Split(opts, ",") {
-		k, v, _ := strings.Cut(o, "=")
-		switch k {
-		case "size":
+		k, v, hasV := strings.Cut(o, "=")
+		switch {
+		case k == "size" && hasV:
 			n, err := parseSize(v)
 			if err != nil {
 				return specs.Mount{}, err
 			}
 			o = "size=" + strconv.FormatInt(n, 10)
-		case "mode":
+		case k == "mode" && hasV:
 			if n, err := strconv.ParseUint(v, 8, 32); err != nil || n > 0o7777 {
 				return specs.Mount{}, fmt.Errorf("mode %q: want octal permissions (0755)", v)
 			}
+		case (k == "uid" || k == "gid" || k == "nr_inodes" || k == "nr_blocks") && hasV:
+			if _, err := strconv.ParseUint(v, 10, 32); err != nil {
+				return specs.Mount{}, fmt.Errorf("%s %q: want a number", k, v)
+			}
+		case !hasV && slices.Contains(tmpfsFlags, k):
 		default:
-			return specs.Mount{}, fmt.Errorf("unknown option %q: want size=N or mode=M", o)
+			// suid, dev and exec among them: they would undo nosuid and
+			// nodev, which every --tmpfs gets.
+			return specs.Mount{}, fmt.Errorf("unknown option %q: want size=, mode=, uid=, gid=, nr_inodes=, nr_blocks= or one of %s",
+				o, strings.Join(tmpfsFlags, ", "))
 		}
 		m.Options = append(m.Options, o)
 	}

@@ -59,17 +59,15 @@ func parseFlags(name string, fs *flag.FlagSet, args []string) error {
 	return errors.New(msg)
 }
 
-// longFlags rewrites the flag package's "-name" in msg as "--name": a
-// dash after a space or colon, followed by a lower-case letter.
+// longFlags rewrites the flag names in the flag package's messages as
+// the long options they are used as ("for flag -memory" → "--memory"),
+// at the places those messages put a name, so that values quoted in them
+// stay as given.
 func longFlags(msg string) string {
-	var b strings.Builder
-	for i := 0; i < len(msg); i++ {
-		if msg[i] == '-' && (i == 0 || msg[i-1] == ' ' || msg[i-1] == ':') && i+1 < len(msg) && msg[i+1] >= 'a' && msg[i+1] <= 'z' {
-			b.WriteByte('-')
-		}
-		b.WriteByte(msg[i])
+	for _, at := range []string{"for flag -", "for -", "argument: -", "not defined: -"} {
+		msg = strings.Replace(msg, at, at+"-", 1)
 	}
-	return b.String()
+	return msg
 }
 
 // printFlags lists fs's flags on stderr as the GNU long options they are

@@ -51,7 +51,7 @@ func runRun(args []string) int {
 		}
 		// Parsing stops at the bad flag: a --status-json after it still
 		// gets its record.
-		return badFlags(err, cmp.Or(f.statusJSON, statusArg(args)))
+		return badFlags(err, cmp.Or(f.statusJSON, statusArg(fs, args)))
 	}
 
 	// Signals to sandbox run go to the sandbox (its pid 1 passes them on
@@ -207,25 +207,36 @@ func runRun(args []string) int {
 	return res.ExitStatus()
 }
 
-// statusArg finds the value of --status-json among args (before "--"),
-// for a run whose flags did not parse.
-func statusArg(args []string) string {
-	for i, a := range args {
-		if a == "--" {
+// statusArg finds the value of --status-json among args as the flag
+// package would have read them (the last one given, among the flags
+// before "--" or the first argument that is not a flag), for a run whose
+// flags did not parse.
+func statusArg(fs *flag.FlagSet, args []string) string {
+	path := ""
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || len(a) < 2 || a[0] != '-' {
 			break
 		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") || name != "status-json" {
+		name, _, hasVal := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		fl := fs.Lookup(name)
+		if fl == nil || hasVal {
+			if name == "status-json" {
+				_, path, _ = strings.Cut(a, "=")
+			}
 			continue
 		}
-		if hasVal {
-			return val
+		if b, ok := fl.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
 		}
-		if i+1 < len(args) {
-			return args[i+1]
+		if i+1 < len(args) { // the flag's value
+			i++
+			if name == "status-json" {
+				path = args[i]
+			}
 		}
 	}
-	return ""
+	return path
 }
 
 // badFlags ends a run refused for its flags: exit 0 for -h, else 125

@@ -34,10 +34,16 @@ func TestMountOrder(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "rw") {
 		t.Errorf("--ro-bind inside --tmpfs: %s", r)
 	}
-	// The other way round the tmpfs hides the bind.
-	r = sandbox(t, "--ro-bind", dir+":/home/u/src", "--tmpfs", "/home", "--", "ls", "/home")
-	if r.code != 0 || r.stdout != "" {
-		t.Errorf("--tmpfs after the bind inside it: %s", r)
+	// The other way round the outer mount would hide the inner one (a
+	// --bind over a --ro-bind's parent would make it writable): refused.
+	for _, args := range [][]string{
+		{"--ro-bind", dir + ":/home/u/src", "--tmpfs", "/home"},
+		{"--ro-bind", rw + ":/w/rw", "--bind", dir + ":/w"},
+	} {
+		r = sandbox(t, append(args, "--", "true")...)
+		if r.code != 125 || !strings.Contains(r.stderr, "it would hide "+args[0]+" "+args[1]+", given before it") {
+			t.Errorf("%v: %s", args, r)
+		}
 	}
 }
 
@@ -50,7 +56,11 @@ func TestTmpfsOwner(t *testing.T) {
 	if r.code != 0 || r.stdout != "0:0 700\n0:0 1777\n0:0 755\nwrote\n" {
 		t.Errorf("tmpfs owners: %s", r)
 	}
-	for _, bad := range []string{"/x:bogus", "/x:mode=999", "/x:size=lots", "x"} {
+	r = sandbox(t, "--tmpfs", "/x:noexec,uid=1000,gid=1000,nr_inodes=100", "--", "sh", "-c", "stat -c '%u:%g' /x; grep ' /x ' /proc/self/mounts")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "1000:1000\n") || !strings.Contains(r.stdout, "noexec") {
+		t.Errorf("--tmpfs options: %s", r)
+	}
+	for _, bad := range []string{"/x:bogus", "/x:mode=999", "/x:size=lots", "x", "/x:suid", "/x:dev", "/x:exec", "/x:uid=me"} {
 		if r := sandbox(t, "--tmpfs", bad, "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "--tmpfs "+bad+":") {
 			t.Errorf("--tmpfs %s: %s", bad, r)
 		}
@@ -106,5 +116,30 @@ func TestBindUnwritableWarning(t *testing.T) {
 	r = sandbox(t, "--bind", dir+":/rw", "--", "touch", "/rw/a")
 	if r.code != 0 || strings.Contains(r.stderr, "cannot write") {
 		t.Errorf("0777 bind: %s", r)
+	}
+}
+
+// TestStatusAfterBadFlag: a --status-json after a bad flag gets the record;
+// one among the command's own arguments is left alone.
+func TestStatusAfterBadFlag(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("precious\n"), 0o644)
+	cmd := exec.Command(sandboxBin(t), "run", "--memory", "10x", "sh", "-c", "true", "--status-json", victim)
+	cmd.Dir = dir
+	cmd.Run()
+	cmd = exec.Command(sandboxBin(t), "run", "--hostname", "--status-json", "--memory", "abc", "--", "true")
+	cmd.Dir = dir
+	cmd.Run()
+	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+		t.Errorf("a command argument after a bad flag was taken for --status-json: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "--memory")); err == nil {
+		t.Errorf("another flag's value was taken for --status-json's")
+	}
+	rec := filepath.Join(dir, "rec.json")
+	out, _ := exec.Command(sandboxBin(t), "run", "--tty", "--host-ids=a:-b", "--status-json", rec, "--", "true").CombinedOutput()
+	if b, _ := os.ReadFile(rec); !strings.Contains(string(b), "setup-error") || !strings.Contains(string(out), `"a:-b"`) {
+		t.Errorf("record %q; message %s (the value quoted as given)", b, out)
 	}
 }
