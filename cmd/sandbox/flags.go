@@ -341,6 +341,10 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 			errs = append(errs, fmt.Errorf("%s %s: %w", ma.flag, ma.arg, err))
 			continue
 		}
+		if err := tmpfsIDsMapped(spec, m); err != nil {
+			errs = append(errs, fmt.Errorf("%s %s: %w", ma.flag, ma.arg, err))
+			continue
+		}
 		spec.Mounts = append(spec.Mounts, m)
 		if m.Type == "bind" && !slices.Contains(m.Options, "ro") {
 			rwBinds = append(rwBinds, ma)
@@ -757,4 +761,31 @@ func mappedRanges(maps []specs.LinuxIDMapping) string {
 		}
 	}
 	return "ids " + strings.Join(r, ", ")
+}
+
+// tmpfsIDsMapped refuses a tmpfs owner (uid=, gid=) that the sandbox's
+// user namespace does not map: the kernel would answer EINVAL.
+func tmpfsIDsMapped(spec *specs.Spec, m specs.Mount) error {
+	if created, _ := oci.Namespaces(spec); m.Type != "tmpfs" || !created[specs.UserNamespace] {
+		return nil
+	}
+	for _, o := range m.Options {
+		k, v, _ := strings.Cut(o, "=")
+		maps := spec.Linux.UIDMappings
+		if k == "gid" {
+			maps = spec.Linux.GIDMappings
+		} else if k != "uid" {
+			continue
+		}
+		id, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			continue // refused by the option check
+		}
+		if !slices.ContainsFunc(maps, func(mp specs.LinuxIDMapping) bool {
+			return uint32(id) >= mp.ContainerID && uint32(id)-mp.ContainerID < mp.Size
+		}) {
+			return fmt.Errorf("%s %d is not mapped in the sandbox's user namespace (%s)", k, id, mappedRanges(maps))
+		}
+	}
+	return nil
 }
