@@ -392,7 +392,7 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 			id   uint32
 			maps []specs.LinuxIDMapping
 		}{{"--uid", f.uid.set, f.uid.id, spec.Linux.UIDMappings}, {"--gid", f.gid.set, f.gid.id, spec.Linux.GIDMappings}} {
-			if id.set && !slices.ContainsFunc(id.maps, func(m specs.LinuxIDMapping) bool { return id.id >= m.ContainerID && id.id-m.ContainerID < m.Size }) {
+			if id.set && !mapped(id.maps, id.id) {
 				errs = append(errs, fmt.Errorf("%s %d: not mapped in the sandbox's user namespace (%s)", id.flag, id.id, mappedRanges(id.maps)))
 			}
 		}
@@ -747,6 +747,11 @@ func unwritableBy(src string, uid, gid uint32) string {
 	return fmt.Sprintf("it belongs to %d:%d, mode %o", st.Uid, st.Gid, st.Mode&0o7777)
 }
 
+// mapped reports whether maps give container id id a host id.
+func mapped(maps []specs.LinuxIDMapping, id uint32) bool {
+	return slices.ContainsFunc(maps, func(m specs.LinuxIDMapping) bool { return id >= m.ContainerID && id-m.ContainerID < m.Size })
+}
+
 // mappedRanges lists the container ids maps cover: "ids 0-65535".
 func mappedRanges(maps []specs.LinuxIDMapping) string {
 	if len(maps) == 0 {
@@ -781,9 +786,7 @@ func tmpfsIDsMapped(spec *specs.Spec, m specs.Mount) error {
 		if err != nil {
 			continue // refused by the option check
 		}
-		if !slices.ContainsFunc(maps, func(mp specs.LinuxIDMapping) bool {
-			return uint32(id) >= mp.ContainerID && uint32(id)-mp.ContainerID < mp.Size
-		}) {
+		if !mapped(maps, uint32(id)) {
 			return fmt.Errorf("%s %d is not mapped in the sandbox's user namespace (%s)", k, id, mappedRanges(maps))
 		}
 	}
