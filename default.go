@@ -40,6 +40,12 @@ type DefaultOptions struct {
 	Env []string
 	// Binds replaces DefaultBinds when not nil.
 	Binds []string
+	// Root, when set, is a directory to use as the sandbox's root,
+	// read-only (an image unpacked by the caller), instead of an empty
+	// tmpfs with the host's /usr, /bin, /lib* and /etc bound in: Binds
+	// then defaults to none. The sandbox's /proc, /dev and /tmp are
+	// mounted on it (their directories made in it when missing).
+	Root string
 	// Hostname defaults to "sandbox".
 	Hostname string
 	// ShareNet keeps the host's network namespace.
@@ -95,7 +101,7 @@ func DefaultSpec(o DefaultOptions) *specs.Spec {
 		{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}},
 	}
 	binds := o.Binds
-	if binds == nil {
+	if binds == nil && o.Root == "" {
 		binds = DefaultBinds
 	}
 	var links []string
@@ -113,9 +119,9 @@ func DefaultSpec(o DefaultOptions) *specs.Spec {
 		mounts = append(mounts, specs.Mount{Destination: p, Type: "bind", Source: p, Options: []string{"rbind", "ro", "nosuid", "nodev"}})
 	}
 	env := mergeEnv(DefaultEnv, o.Env)
-	annotations := map[string]string{
-		rootfs.AnnotationTmpfsRoot: "size=1m",
-		oci.AnnotationInit:         "true",
+	annotations := map[string]string{oci.AnnotationInit: "true"}
+	if o.Root == "" {
+		annotations[rootfs.AnnotationTmpfsRoot] = "size=1m"
 	}
 	if len(links) > 0 {
 		annotations[rootfs.AnnotationSymlinks] = strings.Join(links, ",")
@@ -134,7 +140,7 @@ func DefaultSpec(o DefaultOptions) *specs.Spec {
 			NoNewPrivileges: true,
 			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1024, Hard: 1024}},
 		},
-		Root:        &specs.Root{Path: "", Readonly: true},
+		Root:        &specs.Root{Path: o.Root, Readonly: true},
 		Hostname:    hostname,
 		Mounts:      mounts,
 		Annotations: annotations,

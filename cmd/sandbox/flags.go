@@ -39,6 +39,7 @@ type runFlags struct {
 	uid, gid   idFlag
 	seccompArg string
 	specPath   string
+	rootDir    string
 	printSpec  bool
 
 	cpuTime, wallTime     durationFlag
@@ -212,6 +213,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.uid, "uid", "uid inside the sandbox: `N` (default 0)")
 	fs.Var(&f.gid, "gid", "gid inside the sandbox: `N` (default 0)")
 	fs.StringVar(&f.seccompArg, "seccomp", "", "seccomp profile `default|unconfined|FILE.json`: the default profile (the default, but for a --spec, which keeps its own), none, or an OCI profile")
+	fs.StringVar(&f.rootDir, "root", "", "use `DIR` as the sandbox's root, read-only, instead of an empty one with the host's /usr, /bin, /lib* and /etc")
 	fs.StringVar(&f.specPath, "spec", "", "start from this OCI `config.json` instead of the default sandbox")
 	fs.BoolVar(&f.printSpec, "print-spec", false, "print the effective spec as JSON and exit")
 	fs.Var(&f.cpuTime, "time", "CPU time limit of the whole tree, in `SECONDS` (0: none)")
@@ -279,6 +281,9 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	}
 	var spec *specs.Spec
 	var errs []error
+	if f.specPath != "" && f.rootDir != "" {
+		return nil, errors.New("--root: not with --spec, whose root.path says where its root is")
+	}
 	if f.specPath != "" {
 		b, err := os.ReadFile(f.specPath)
 		if err != nil {
@@ -303,7 +308,14 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 			})
 		}
 	} else {
-		spec = sandbox.DefaultSpec(sandbox.DefaultOptions{Args: argv, Hostname: f.hostname, ShareNet: f.shareNet, HostIDBase: hostBase})
+		root := f.rootDir
+		if root != "" {
+			var err error
+			if root, err = rootDir(root); err != nil {
+				return nil, fmt.Errorf("--root %s: %w", f.rootDir, err)
+			}
+		}
+		spec = sandbox.DefaultSpec(sandbox.DefaultOptions{Args: argv, Hostname: f.hostname, ShareNet: f.shareNet, HostIDBase: hostBase, Root: root})
 	}
 	if len(argv) == 0 && (spec.Process == nil || len(spec.Process.Args) == 0) {
 		return nil, errors.New("no command: sandbox run [flags] -- CMD [ARG…]")
@@ -791,4 +803,23 @@ func tmpfsIDsMapped(spec *specs.Spec, m specs.Mount) error {
 		}
 	}
 	return nil
+}
+
+// rootDir is --root's directory, absolute, checked to be one (not "/":
+// the host's own root, bound read-only, would hide nothing).
+func rootDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case err != nil:
+		return "", err
+	case !fi.IsDir():
+		return "", errors.New("not a directory")
+	case abs == "/":
+		return "", errors.New(`the host's own root: drop --root for the default sandbox, or use --spec with root.path "/"`)
+	}
+	return abs, nil
 }

@@ -153,3 +153,43 @@ func TestStatusAfterBadFlag(t *testing.T) {
 		t.Errorf("record %q; message %s (the value quoted as given)", b, out)
 	}
 }
+
+// TestRootDir: --root runs the command in a directory of the caller's,
+// read-only, with the sandbox's /proc, /dev and /tmp and none of the
+// host's /usr, /bin, /lib*, /etc.
+func TestRootDir(t *testing.T) {
+	testutil.RequireUserNS(t)
+	root := t.TempDir()
+	os.Chmod(root, 0o755)
+	b, err := os.ReadFile(testutil.Checker(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(root, "checker"), b, 0o755)
+	r := sandbox(t, "--root", root, "--", "/checker", "ls", "/")
+	if r.code != 0 || r.stdout != "checker dev proc tmp\n" {
+		t.Errorf("ls / under --root: %s", r)
+	}
+	r = sandbox(t, "--root", root, "--", "/checker", "write", "/new", "x")
+	if r.stdout != "EROFS\n" {
+		t.Errorf("a write to --root's directory: %s", r)
+	}
+	r = sandbox(t, "--root", root, "--", "/checker", "write", "/tmp/new", "x")
+	if r.code != 0 || r.stdout != "ok\n" {
+		t.Errorf("a write to /tmp under --root: %s", r)
+	}
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--root", filepath.Join(root, "missing")}, "--root " + filepath.Join(root, "missing") + ": stat"},
+		{[]string{"--root", filepath.Join(root, "checker")}, "not a directory"},
+		{[]string{"--root", "/"}, "the host's own root"},
+		{[]string{"--root", root, "--spec", "/dev/null"}, "--root: not with --spec"},
+	} {
+		r := sandbox(t, append(c.args, "--", "true")...)
+		if r.code != 125 || !strings.Contains(r.stderr, c.msg) {
+			t.Errorf("%v: %s", c.args, r)
+		}
+	}
+}
