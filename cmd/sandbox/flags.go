@@ -203,6 +203,8 @@ func parseSize(v string) (int64, error) {
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(mountFlag{"--bind", &f.mounts}, "bind", "bind `SRC:DST[:ro]` into the sandbox (repeatable; mount flags apply in the order given)")
 	fs.Var(mountFlag{"--ro-bind", &f.mounts}, "ro-bind", "bind `SRC:DST` read-only (repeatable)")
+	fs.Var(mountFlag{"--ro-bind-try", &f.mounts}, "ro-bind-try", "as --ro-bind, skipped when `SRC:DST`'s source does not exist (repeatable)")
+	fs.Var(mountFlag{"--dev-bind", &f.mounts}, "dev-bind", "as --bind, device nodes under `SRC:DST` usable (no nodev; repeatable)")
 	fs.Var(mountFlag{"--tmpfs", &f.mounts}, "tmpfs", "mount a tmpfs at `DST[:size=N,mode=M]` (repeatable)")
 	fs.Var(&f.env, "env", "set `K=V` in the environment, or pass on sandbox run's own K (repeatable)")
 	fs.Var(&f.capAdd, "cap-add", "grant a capability `CAP`, e.g. CHOWN (repeatable; ALL for every one); with the default seccomp profile, SYS_CHROOT, SYS_NICE and SYS_PTRACE also allow the syscalls they exist for")
@@ -346,6 +348,9 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	var rwBinds []mountArg
 	for _, ma := range f.mounts {
 		m, err := f.mount(ma)
+		if err == errSkipMount {
+			continue
+		}
 		if err == nil {
 			err = claim(ma.flag, ma.arg, m.Destination)
 		}
@@ -567,12 +572,24 @@ func appendLeftOut(w []string, field string, want, given []string) []string {
 var tmpfsFlags = []string{"noexec", "ro", "noatime", "relatime", "strictatime", "nodiratime"}
 
 // mount is the spec's mount for one mount flag.
+// errSkipMount is mount's answer for a --ro-bind-try whose source is
+// missing: nothing to mount, and no error.
+var errSkipMount = errors.New("source missing")
+
 func (f *runFlags) mount(ma mountArg) (specs.Mount, error) {
 	switch ma.flag {
 	case "--bind":
-		return bindMount(ma.arg, false)
+		return bindMount(ma.arg, false, false)
 	case "--ro-bind":
-		return bindMount(ma.arg, true)
+		return bindMount(ma.arg, true, false)
+	case "--dev-bind":
+		return bindMount(ma.arg, false, true)
+	case "--ro-bind-try":
+		m, err := bindMount(ma.arg, true, false)
+		if errors.Is(err, os.ErrNotExist) {
+			return m, errSkipMount
+		}
+		return m, err
 	}
 	dst, opts, _ := strings.Cut(ma.arg, ":")
 	if !filepath.IsAbs(dst) {
@@ -614,7 +631,9 @@ func (f *runFlags) mount(ma mountArg) (specs.Mount, error) {
 	return m, nil
 }
 
-func bindMount(arg string, ro bool) (specs.Mount, error) {
+// bindMount is the spec's mount of a --bind (ro: --ro-bind; dev: without
+// nodev, --dev-bind).
+func bindMount(arg string, ro, dev bool) (specs.Mount, error) {
 	parts := strings.Split(arg, ":")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
 		return specs.Mount{}, errors.New("want SRC:DST[:ro]")
@@ -642,6 +661,9 @@ func bindMount(arg string, ro bool) (specs.Mount, error) {
 		return specs.Mount{}, err
 	}
 	opts := []string{"rbind", "nosuid", "nodev"}
+	if dev {
+		opts = opts[:2]
+	}
 	if ro {
 		opts = append(opts, "ro")
 	}

@@ -193,3 +193,25 @@ func TestRootDir(t *testing.T) {
 		}
 	}
 }
+
+// TestBindVariants: --ro-bind-try skips a missing source; --dev-bind
+// leaves device nodes usable where --bind makes them unusable (nodev).
+func TestBindVariants(t *testing.T) {
+	testutil.RequireUserNS(t)
+	r := sandbox(t, "--ro-bind-try", "/nonexistent/src:/x", "--ro-bind-try", "/etc/hostname:/y", "--", "sh", "-c", "test -e /x || echo skipped; test -s /y && echo bound")
+	if r.code != 0 || r.stdout != "skipped\nbound\n" {
+		t.Errorf("--ro-bind-try: %s", r)
+	}
+	r = sandbox(t, "--bind", "/dev/null:/n", "--", "sh", "-c", "echo x > /n 2>/dev/null || echo nodev")
+	if r.stdout != "nodev\n" {
+		t.Errorf("--bind of a device: %s", r)
+	}
+	r = sandbox(t, "--dev-bind", "/dev/null:/n", "--", "sh", "-c", "echo x > /n && echo wrote")
+	if r.code != 0 || r.stdout != "wrote\n" {
+		t.Errorf("--dev-bind of a device: %s", r)
+	}
+	r = sandbox(t, "--ro-bind-try", "onlyone", "--", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "--ro-bind-try onlyone: want SRC:DST") {
+		t.Errorf("--ro-bind-try with a bad argument: %s", r)
+	}
+}
