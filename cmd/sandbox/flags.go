@@ -229,7 +229,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.dieWithParent, "die-with-parent", false, "kill the sandbox when the process that started sandbox run dies (the sandbox always dies with sandbox run itself)")
 	fs.BoolVar(&f.tty, "tty", false, "run the command on a terminal of its own (process.terminal), relayed to sandbox run's stdin and stdout; a terminal on stdin is put in raw mode meanwhile")
 	fs.BoolVar(&f.strict, "strict", false, "refuse to run when a limit cannot be enforced on this host")
-	fs.StringVar(&f.statusJSON, "status-json", "", "write the result record as JSON to `PATH` (- for stderr)")
+	fs.StringVar(&f.statusJSON, "status-json", "", "write the result record as JSON to `PATH` (- or /dev/stderr for stderr, /dev/stdout for stdout)")
 	fs.Var(&f.hostIDs, "host-ids", "root caller: where the sandbox's 65536 ids map on the host: `auto|BASE`; auto for a range no other running sandbox holds, or the first host id (default "+strconv.Itoa(sandbox.DefaultHostIDBase)+")")
 }
 

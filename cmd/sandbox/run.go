@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -266,12 +267,19 @@ func badFlags(err error, statusPath string) int {
 // file: sandbox run often runs as root, and the record would truncate
 // whatever the link names.
 type statusFile struct {
-	f *os.File // nil for stderr
+	f   *os.File  // the record's own file; nil for a stream
+	out io.Writer // the stream: stderr ("-", /dev/stderr) or stdout (/dev/stdout)
 }
 
+// openStatus opens --status-json's PATH: "-" or /dev/stderr for stderr,
+// /dev/stdout for stdout (after the command's output, which it follows
+// there), else a regular file, never through a symbolic link.
 func openStatus(path string) (*statusFile, error) {
-	if path == "-" {
-		return &statusFile{}, nil
+	switch path {
+	case "-", "/dev/stderr":
+		return &statusFile{out: os.Stderr}, nil
+	case "/dev/stdout":
+		return &statusFile{out: os.Stdout}, nil
 	}
 	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o644)
 	if err != nil {
@@ -300,7 +308,7 @@ func openStatus(path string) (*statusFile, error) {
 // write replaces the file's contents with the record and closes it.
 func (s *statusFile) write(res *sandbox.Result) error {
 	if s.f == nil {
-		return writeJSON(os.Stderr, res)
+		return writeJSON(s.out, res)
 	}
 	defer s.f.Close()
 	if err := s.f.Truncate(0); err != nil {

@@ -215,3 +215,30 @@ func TestBindVariants(t *testing.T) {
 		t.Errorf("--ro-bind-try with a bad argument: %s", r)
 	}
 }
+
+// TestStatusToStdout: --status-json /dev/stdout writes the record after
+// the command's output; - and /dev/stderr to stderr.
+func TestStatusToStdout(t *testing.T) {
+	testutil.RequireUserNS(t)
+	for _, c := range []struct {
+		path   string
+		stdout bool
+	}{{"/dev/stdout", true}, {"/dev/stderr", false}, {"-", false}} {
+		cmd := exec.Command(sandboxBin(t), "run", "--status-json", c.path, "--", "sh", "-c", "echo out")
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: %v %s", c.path, err, stderr.String())
+		}
+		where, other := stdout.String(), stderr.String()
+		if !c.stdout {
+			where, other = other, where
+		}
+		if !strings.Contains(where, `"status": "ok"`) || strings.Contains(other, `"status"`) {
+			t.Errorf("--status-json %s: stdout %q, stderr %q", c.path, stdout.String(), stderr.String())
+		}
+		if c.stdout && !strings.HasPrefix(where, "out\n{") {
+			t.Errorf("--status-json /dev/stdout: the record does not follow the output: %q", where)
+		}
+	}
+}
