@@ -40,11 +40,12 @@ type DefaultOptions struct {
 	Env []string
 	// Binds replaces DefaultBinds when not nil.
 	Binds []string
-	// Root, when set, is a directory to use as the sandbox's root,
-	// read-only (an image unpacked by the caller), instead of an empty
-	// tmpfs with the host's /usr, /bin, /lib* and /etc bound in: Binds
-	// then defaults to none. The sandbox's /proc, /dev and /tmp are
-	// mounted on it (their directories made in it when missing).
+	// Root, when set, is a directory to use as the sandbox's root (an
+	// image unpacked by the caller), instead of an empty tmpfs with the
+	// host's /usr, /bin, /lib* and /etc bound in: Binds then defaults to
+	// none. It is bound read-only, nosuid and nodev, submounts included
+	// (rootfs.AnnotationLockedRoot), and nothing is written to it: it
+	// must have /proc, /dev and /tmp (and each mount's destination).
 	Root string
 	// Hostname defaults to "sandbox".
 	Hostname string
@@ -122,6 +123,8 @@ func DefaultSpec(o DefaultOptions) *specs.Spec {
 	annotations := map[string]string{oci.AnnotationInit: "true"}
 	if o.Root == "" {
 		annotations[rootfs.AnnotationTmpfsRoot] = "size=1m"
+	} else {
+		annotations[rootfs.AnnotationLockedRoot] = "true"
 	}
 	if len(links) > 0 {
 		annotations[rootfs.AnnotationSymlinks] = strings.Join(links, ",")

@@ -46,6 +46,12 @@ const (
 	// ("/bin:usr/bin,/lib:usr/lib"): a merged-/usr host's top-level links,
 	// which would otherwise each cost a bind mount.
 	AnnotationSymlinks = "org.gosandbox.rootfs.symlinks"
+	// AnnotationLockedRoot, "true", makes a root.path bind read-only,
+	// nosuid and nodev, recursively (its submounts too), before anything
+	// is mounted on it: nothing is written to the directory (each mount's
+	// destination must exist in it), and no setuid file or device node in
+	// it counts.
+	AnnotationLockedRoot = "org.gosandbox.rootfs.locked"
 )
 
 // Options are the facts beyond the spec.
@@ -70,6 +76,7 @@ type Plan struct {
 	spec       *specs.Spec
 	opts       Options
 	rootPath   string
+	lockedRoot bool
 	tmpfsRoot  []fsParam
 	symlinks   [][2]string
 	mounts     []mountPlan
@@ -142,6 +149,16 @@ func Compile(spec *specs.Spec, opts Options) (*Plan, error) {
 			bad("root.path: %s is not a directory", rp)
 		}
 		p.rootPath = rp
+	}
+	switch v := spec.Annotations[AnnotationLockedRoot]; v {
+	case "":
+	case "true":
+		if p.rootPath == "" {
+			bad("annotations[%q]: needs a root.path", AnnotationLockedRoot)
+		}
+		p.lockedRoot = true
+	default:
+		bad("annotations[%q]: %q: want true", AnnotationLockedRoot, v)
 	}
 
 	if v, ok := spec.Annotations[AnnotationSymlinks]; ok && v != "" {
@@ -337,6 +354,9 @@ func (p *Plan) EmitBuild(b *spawn.Builder) {
 	} else {
 		b.Call(spawn.Call{Nr: unix.SYS_OPEN_TREE, Args: []spawn.Arg{spawn.Imm(unix.AT_FDCWD), b.String(p.rootPath).Arg(), spawn.Imm(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_RECURSIVE)},
 			Save: ptr(regRoot), Op: "open_tree", Target: "root " + p.rootPath})
+		if p.lockedRoot {
+			c.setattr(regRoot, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, 0, 0, true, "root "+p.rootPath)
+		}
 	}
 	// Once attached, the mount's descriptor is the new root's directory.
 	b.Call(spawn.Call{Nr: unix.SYS_MOVE_MOUNT, Args: []spawn.Arg{spawn.Reg(regRoot), b.String("").Arg(), spawn.Imm(unix.AT_FDCWD), b.String("/").Arg(), spawn.Imm(unix.MOVE_MOUNT_F_EMPTY_PATH)},

@@ -647,17 +647,19 @@ func bindMount(arg string, ro, dev bool) (specs.Mount, error) {
 		}
 		ro = parts[2] == "ro"
 	}
+	// The destination first: a --ro-bind-try skipped for its source must
+	// not pass a destination no mount may have.
+	if !filepath.IsAbs(parts[1]) {
+		return specs.Mount{}, fmt.Errorf("destination %q is not absolute", parts[1])
+	}
+	if err := checkDestination(parts[1]); err != nil {
+		return specs.Mount{}, err
+	}
 	src, err := filepath.Abs(parts[0])
 	if err != nil {
 		return specs.Mount{}, err
 	}
 	if _, err := os.Stat(src); err != nil {
-		return specs.Mount{}, err
-	}
-	if !filepath.IsAbs(parts[1]) {
-		return specs.Mount{}, fmt.Errorf("destination %q is not absolute", parts[1])
-	}
-	if err := checkDestination(parts[1]); err != nil {
 		return specs.Mount{}, err
 	}
 	opts := []string{"rbind", "nosuid", "nodev"}
@@ -827,21 +829,30 @@ func tmpfsIDsMapped(spec *specs.Spec, m specs.Mount) error {
 	return nil
 }
 
-// rootDir is --root's directory, absolute, checked to be one (not "/":
-// the host's own root, bound read-only, would hide nothing).
+// rootDir is --root's directory, absolute, checked to be one, not the
+// host's own root (by device and inode: /proc/self/root is "/" too), and
+// to have the mount points the default sandbox needs as real directories
+// (its root is read-only: nothing can be made in it).
 func rootDir(dir string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err
 	}
-	fi, err := os.Stat(abs)
+	var st, rootSt unix.Stat_t
 	switch {
-	case err != nil:
+	case unix.Stat(abs, &st) != nil:
+		_, err := os.Stat(abs)
 		return "", err
-	case !fi.IsDir():
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
 		return "", errors.New("not a directory")
-	case abs == "/":
+	case unix.Stat("/", &rootSt) == nil && st.Dev == rootSt.Dev && st.Ino == rootSt.Ino:
 		return "", errors.New(`the host's own root: drop --root for the default sandbox, or use --spec with root.path "/"`)
+	}
+	for _, mp := range []string{"proc", "dev", "tmp"} {
+		var m unix.Stat_t
+		if unix.Lstat(filepath.Join(abs, mp), &m) != nil || m.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return "", fmt.Errorf("has no directory /%s (the read-only root must have /proc, /dev and /tmp: mkdir them)", mp)
+		}
 	}
 	return abs, nil
 }

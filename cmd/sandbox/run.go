@@ -259,7 +259,8 @@ func badFlags(err error, statusPath string) int {
 	return exitSetup
 }
 
-// statusFile is where --status-json goes: stderr for "-", else a regular
+// statusFile is where --status-json goes: a stream (stderr for "-" or
+// /dev/stderr, stdout for /dev/stdout), else a regular
 // file opened before the command starts. The open refuses a symbolic link
 // in the last component and anything but a regular file (a FIFO planted
 // where the record goes would block the write forever), so a command that
@@ -268,7 +269,7 @@ func badFlags(err error, statusPath string) int {
 // whatever the link names.
 type statusFile struct {
 	f   *os.File  // the record's own file; nil for a stream
-	out io.Writer // the stream: stderr ("-", /dev/stderr) or stdout (/dev/stdout)
+	out io.Writer // the stream: stderr ("-", /dev/stderr) or stdout (/dev/stdout), after an empty line
 }
 
 // openStatus opens --status-json's PATH: "-" or /dev/stderr for stderr,
@@ -308,6 +309,13 @@ func openStatus(path string) (*statusFile, error) {
 // write replaces the file's contents with the record and closes it.
 func (s *statusFile) write(res *sandbox.Result) error {
 	if s.f == nil {
+		// A stream the command shares: it may have left it non-blocking
+		// (a full pipe would then refuse the record) and mid-line; the
+		// record starts on a line of its own.
+		if f, ok := s.out.(*os.File); ok {
+			unix.SetNonblock(int(f.Fd()), false)
+		}
+		fmt.Fprintln(s.out)
 		return writeJSON(s.out, res)
 	}
 	defer s.f.Close()

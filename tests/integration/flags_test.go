@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gosandbox/sandbox/internal/testutil"
 )
 
@@ -155,19 +157,23 @@ func TestStatusAfterBadFlag(t *testing.T) {
 }
 
 // TestRootDir: --root runs the command in a directory of the caller's,
-// read-only, with the sandbox's /proc, /dev and /tmp and none of the
-// host's /usr, /bin, /lib*, /etc.
+// bound read-only, nosuid and nodev (submounts too), with the sandbox's
+// /proc, /dev and /tmp and none of the host's /usr, /bin, /lib*, /etc;
+// nothing is written to the directory.
 func TestRootDir(t *testing.T) {
 	testutil.RequireUserNS(t)
 	root := t.TempDir()
 	os.Chmod(root, 0o755)
+	for _, d := range []string{"proc", "dev", "tmp", "sub"} {
+		os.Mkdir(filepath.Join(root, d), 0o755)
+	}
 	b, err := os.ReadFile(testutil.Checker(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(root, "checker"), b, 0o755)
 	r := sandbox(t, "--root", root, "--", "/checker", "ls", "/")
-	if r.code != 0 || r.stdout != "checker dev proc tmp\n" {
+	if r.code != 0 || r.stdout != "checker dev proc sub tmp\n" {
 		t.Errorf("ls / under --root: %s", r)
 	}
 	r = sandbox(t, "--root", root, "--", "/checker", "write", "/new", "x")
@@ -178,6 +184,26 @@ func TestRootDir(t *testing.T) {
 	if r.code != 0 || r.stdout != "ok\n" {
 		t.Errorf("a write to /tmp under --root: %s", r)
 	}
+	if os.Geteuid() == 0 {
+		// A device node in the image, and a writable filesystem mounted
+		// inside it on the host: neither is usable from inside.
+		if err := unix.Mknod(filepath.Join(root, "zero"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 5))); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(filepath.Join(root, "zero"), 0o666)
+		if err := unix.Mount("tmpfs", filepath.Join(root, "sub"), "tmpfs", 0, "mode=777"); err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Unmount(filepath.Join(root, "sub"), unix.MNT_DETACH)
+		if r = sandbox(t, "--root", root, "--", "/checker", "cat", "/zero"); r.stdout != "error EACCES\n" {
+			t.Errorf("a device node in --root's directory: %s", r)
+		}
+		if r = sandbox(t, "--root", root, "--", "/checker", "write", "/sub/x", "y"); r.stdout != "EROFS\n" {
+			t.Errorf("a submount in --root's directory: %s", r)
+		}
+	}
+	link := filepath.Join(t.TempDir(), "root-link")
+	os.Symlink("/", link)
 	for _, c := range []struct {
 		args []string
 		msg  string
@@ -185,12 +211,21 @@ func TestRootDir(t *testing.T) {
 		{[]string{"--root", filepath.Join(root, "missing")}, "--root " + filepath.Join(root, "missing") + ": stat"},
 		{[]string{"--root", filepath.Join(root, "checker")}, "not a directory"},
 		{[]string{"--root", "/"}, "the host's own root"},
+		{[]string{"--root", "/proc/self/root"}, "the host's own root"},
+		{[]string{"--root", link}, "the host's own root"},
+		{[]string{"--root", filepath.Join(root, "sub")}, "has no directory /proc"},
 		{[]string{"--root", root, "--spec", "/dev/null"}, "--root: not with --spec"},
 	} {
 		r := sandbox(t, append(c.args, "--", "true")...)
 		if r.code != 125 || !strings.Contains(r.stderr, c.msg) {
 			t.Errorf("%v: %s", c.args, r)
 		}
+	}
+	// A mount point that is a symbolic link is refused, not followed.
+	os.Remove(filepath.Join(root, "tmp"))
+	os.Symlink(".", filepath.Join(root, "tmp"))
+	if r := sandbox(t, "--root", root, "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "has no directory /tmp") {
+		t.Errorf("a symbolic link for /tmp: %s", r)
 	}
 }
 
@@ -210,6 +245,10 @@ func TestBindVariants(t *testing.T) {
 	if r.code != 0 || r.stdout != "wrote\n" {
 		t.Errorf("--dev-bind of a device: %s", r)
 	}
+	r = sandbox(t, "--ro-bind-try", "/nonexistent:/proc", "--", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "destination /proc is the sandbox's own procfs") {
+		t.Errorf("--ro-bind-try of a missing source onto /proc: %s", r)
+	}
 	r = sandbox(t, "--ro-bind-try", "onlyone", "--", "true")
 	if r.code != 125 || !strings.Contains(r.stderr, "--ro-bind-try onlyone: want SRC:DST") {
 		t.Errorf("--ro-bind-try with a bad argument: %s", r)
@@ -217,7 +256,7 @@ func TestBindVariants(t *testing.T) {
 }
 
 // TestStatusToStdout: --status-json /dev/stdout writes the record after
-// the command's output; - and /dev/stderr to stderr.
+// the command's output and an empty line; - and /dev/stderr to stderr.
 func TestStatusToStdout(t *testing.T) {
 	testutil.RequireUserNS(t)
 	for _, c := range []struct {
@@ -237,7 +276,7 @@ func TestStatusToStdout(t *testing.T) {
 		if !strings.Contains(where, `"status": "ok"`) || strings.Contains(other, `"status"`) {
 			t.Errorf("--status-json %s: stdout %q, stderr %q", c.path, stdout.String(), stderr.String())
 		}
-		if c.stdout && !strings.HasPrefix(where, "out\n{") {
+		if c.stdout && !strings.HasPrefix(where, "out\n\n{") {
 			t.Errorf("--status-json /dev/stdout: the record does not follow the output: %q", where)
 		}
 	}
