@@ -157,6 +157,11 @@ type Cmd struct {
 	// res are the cgroup limits of the effective spec (Limits.Memory,
 	// Pids and CPUs, or the spec's linux.resources).
 	res cgroups.Resources
+
+	// console is the socket the command sends its pty's master over
+	// (oci.Options.Console), and consolePeer the sandbox's end, until Start
+	// has the master.
+	console, consolePeer *os.File
 }
 
 // Command returns the Cmd to run name with args in the default sandbox.
@@ -328,6 +333,12 @@ func (c *Cmd) Start() (err error) {
 	if c.cg != nil {
 		opts.Extra = c.cg.JoinSteps
 	}
+	if spec.Process.Terminal && oci.ConsoleInside(spec) {
+		// The command makes its terminal (ttyStdio), of this size.
+		opts.Console = true
+		ws := c.consoleSize(spec)
+		spec.Process.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
+	}
 	compiled, err := oci.Compile(spec, opts)
 	if err != nil {
 		c.cleanup()
@@ -340,15 +351,18 @@ func (c *Cmd) Start() (err error) {
 			"(daemons, a process group of their own) survive its end, a limit's kill and a cancel")
 	}
 
-	files, err := c.stdio(spec.Process.Terminal)
+	files, err := c.stdio(spec)
 	if err != nil {
 		c.cleanup()
 		return err
 	}
 	attr := &spawn.Attr{Files: files}
 	if c.cg != nil {
-		attr.Inputs = c.cg.Inputs()
+		attr.Inputs = slices.Clone(c.cg.Inputs())
 		attr.Cgroup = c.cg.Dir()
+	}
+	if c.consolePeer != nil {
+		attr.Inputs = append(attr.Inputs, c.consolePeer) // the program's last input
 	}
 	c.start = time.Now()
 	p, err := compiled.StartAsync(attr)
@@ -356,6 +370,11 @@ func (c *Cmd) Start() (err error) {
 		c.proc = p
 		<-p.Started()
 		err = p.StartErr()
+		if err == nil && c.console != nil {
+			if err = c.receiveConsole(); err != nil {
+				c.abort(p)
+			}
+		}
 	}
 	for _, cl := range c.closers {
 		cl.Close()

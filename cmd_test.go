@@ -315,6 +315,13 @@ func TestNoLeaks(t *testing.T) {
 		},
 		func() { sandbox.Command("sh", "-c", "cat").CombinedOutput() },
 		func() { c := sandbox.Command("true"); c.Limits.CPUs = 0.001; c.Run() },
+		func() { ttyCommand("true").Run() },
+		func() {
+			c := ttyCommand("true") // fails at the console's unlock
+			c.Spec.Mounts = append(c.Spec.Mounts, specs.Mount{Destination: "/dev/pts/ptmx", Type: "bind", Source: "/dev/null", Options: []string{"bind"}})
+			c.Stdin = struct{ io.Reader }{never}
+			c.Run()
+		},
 		func() {
 			c := sandbox.Command("true")
 			c.Spec = sandbox.DefaultSpec(sandbox.DefaultOptions{Args: c.Args})

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,9 +18,9 @@ import (
 // making pipes where the caller's streams are not files or the output must
 // be counted. The pipes' copier goroutines go to c.pending: Start runs them
 // once the command runs, and cleanup closes their ends otherwise.
-func (c *Cmd) stdio(tty bool) ([]*os.File, error) {
-	if tty {
-		return c.ttyStdio()
+func (c *Cmd) stdio(spec *specs.Spec) ([]*os.File, error) {
+	if spec.Process.Terminal {
+		return c.ttyStdio(spec)
 	}
 	files := make([]*os.File, 0, 3+len(c.ExtraFiles))
 	null := func(flag int) (*os.File, error) {

@@ -8,7 +8,11 @@ import (
 	"io"
 	"os"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/gosandbox/sandbox/oci"
+	"github.com/gosandbox/sandbox/spawn"
 )
 
 // A spec with process.terminal runs the command on a pseudo-terminal of
@@ -19,6 +23,13 @@ import (
 // the sandbox. Input that is not a terminal's is typed in as keys: the
 // terminal echoes it (into Stdout), and in canonical mode cuts lines
 // longer than 4095 bytes.
+//
+// Where the spec mounts a devpts at /dev/pts (the default sandbox does),
+// the command makes the pty there itself, as its own user, and sends the
+// master back before exec (oci.Options.Console): the terminal is
+// /dev/pts/0 inside, as tty(1) and ttyname(3) report, and belongs to the
+// command's user. Otherwise the pty comes from this process's /dev/ptmx
+// and has no name inside.
 
 // openPTY opens a new pseudo-terminal: its master, and its slave opened
 // through the master (TIOCGPTPEER, Linux 4.13), so that no path under
@@ -44,46 +55,75 @@ func openPTY() (master, slave *os.File, err error) {
 	return os.NewFile(uintptr(m), "/dev/ptmx"), os.NewFile(s, "pty slave"), nil
 }
 
-// ttyStdio is stdio for a command on a terminal: the slave three times,
-// then ExtraFiles. The master is relayed once the command runs.
-func (c *Cmd) ttyStdio() ([]*os.File, error) {
-	master, slave, err := openPTY()
-	if err != nil {
-		return nil, err
+// consoleSize is the terminal's first size: the spec's
+// process.consoleSize, else the caller's terminal's when Stdin is one,
+// else 24x80.
+func (c *Cmd) consoleSize(spec *specs.Spec) unix.Winsize {
+	if cs := spec.Process.ConsoleSize; cs != nil && cs.Height > 0 && cs.Width > 0 && cs.Height <= 0xffff && cs.Width <= 0xffff {
+		return unix.Winsize{Row: uint16(cs.Height), Col: uint16(cs.Width)}
 	}
-	c.ptmx = master
-	c.readers = append(c.readers, master) // closed once the output drained
-	c.closers = append(c.closers, slave)  // the command holds its own
-	// The caller's terminal's size, when Stdin is one; 24x80 otherwise.
-	ws := &unix.Winsize{Row: 24, Col: 80}
 	if f, ok := c.Stdin.(*os.File); ok {
 		if w, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && w.Row > 0 && w.Col > 0 {
-			ws = w
+			return *w
 		}
 	}
-	if err := withFd(master, func(fd int) error { return unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, ws) }); err != nil {
-		return nil, fmt.Errorf("sandbox: terminal: setting its size: %w", err)
+	return unix.Winsize{Row: 24, Col: 80}
+}
+
+// ttyStdio is stdio for a command on a terminal: the slave three times,
+// then ExtraFiles; or, when the command makes its pty (ConsoleInside),
+// the sandbox's end of the console socket three times, which the slave
+// replaces. The master is relayed once the command runs (c.ptmx then).
+func (c *Cmd) ttyStdio(spec *specs.Spec) ([]*os.File, error) {
+	var std *os.File
+	if oci.ConsoleInside(spec) {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: terminal: console socket: %w", err)
+		}
+		c.console = os.NewFile(uintptr(fds[0]), "console socket")
+		c.consolePeer = os.NewFile(uintptr(fds[1]), "console socket (the sandbox's end)")
+		c.closers = append(c.closers, c.console, c.consolePeer)
+		std = c.consolePeer
+	} else {
+		master, slave, err := openPTY()
+		if err != nil {
+			return nil, err
+		}
+		c.ptmx = master
+		c.readers = append(c.readers, master) // closed once the output drained
+		c.closers = append(c.closers, slave)  // the command holds its own
+		ws := c.consoleSize(spec)
+		if err := withFd(master, func(fd int) error { return unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &ws) }); err != nil {
+			return nil, fmt.Errorf("sandbox: terminal: setting its size: %w", err)
+		}
+		std = slave
 	}
+	// The closures below run once the command runs, c.ptmx set.
 	c.pending = append(c.pending, func() {
 		c.copiers.Add(1)
-		go c.copyOut(master, c.Stdout)
+		go c.copyOut(c.ptmx, c.Stdout)
 	})
 	switch in := c.Stdin.(type) {
 	case nil:
 		// As /dev/null: the first read ends at once.
-		c.pending = append(c.pending, func() { writeEOF(master, '\n') })
+		c.pending = append(c.pending, func() { writeEOF(c.ptmx, '\n') })
 	case *os.File:
 		// Polled beside a stop pipe, so that no input is taken once the
 		// command is gone.
-		relay, err := newStdinRelay(in, master)
+		relay, err := newStdinRelay(in, nil)
 		if err != nil {
 			return nil, err
 		}
 		relay.tty = true
 		c.relay = relay
-		c.pending = append(c.pending, func() { go relay.run() })
+		c.pending = append(c.pending, func() {
+			relay.w = c.ptmx
+			go relay.run()
+		})
 	default:
 		c.pending = append(c.pending, func() {
+			master := c.ptmx
 			c.copiers.Add(1)
 			go func() {
 				defer c.copiers.Done()
@@ -96,8 +136,58 @@ func (c *Cmd) ttyStdio() ([]*os.File, error) {
 			}()
 		})
 	}
-	files := []*os.File{slave, slave, slave}
+	files := []*os.File{std, std, std}
 	return append(files, c.ExtraFiles...), nil
+}
+
+// receiveConsole takes the pty's master that the command sent over the
+// console socket. The command sent it before exec, so once the start has
+// succeeded it is queued: nothing waits here.
+func (c *Cmd) receiveConsole() error {
+	buf := make([]byte, 1)
+	oob := make([]byte, unix.CmsgSpace(4*4)) // room to see a wrong message whole
+	var n, oobn, flags int
+	err := withFd(c.console, func(fd int) (err error) {
+		n, oobn, flags, _, err = unix.Recvmsg(fd, buf, oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sandbox: terminal: receiving the pty's master: %w", err)
+	}
+	var fds []int
+	if msgs, perr := unix.ParseSocketControlMessage(oob[:oobn]); perr == nil {
+		for i := range msgs {
+			if r, perr := unix.ParseUnixRights(&msgs[i]); perr == nil {
+				fds = append(fds, r...)
+			}
+		}
+	}
+	if n != 1 || len(fds) != 1 || flags&unix.MSG_CTRUNC != 0 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		if flags&unix.MSG_CTRUNC != 0 {
+			return fmt.Errorf("sandbox: terminal: receiving the pty's master: truncated (%w)", unix.EMFILE)
+		}
+		return fmt.Errorf("sandbox: terminal: the console socket carried %d bytes and %d descriptors, not the pty's master", n, len(fds))
+	}
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		return fmt.Errorf("sandbox: terminal: the pty's master: %w", err)
+	}
+	c.ptmx = os.NewFile(uintptr(fds[0]), "/dev/pts/ptmx (the sandbox's)")
+	c.readers = append(c.readers, c.ptmx) // closed once the output drained
+	return nil
+}
+
+// abort ends a sandbox whose start succeeded but that Start gives up on:
+// the whole tree is killed and its pid 1 reaped.
+func (c *Cmd) abort(p *spawn.Process) {
+	if c.cg != nil {
+		c.cg.Kill()
+	}
+	p.Signal(unix.SIGKILL)
+	p.Wait()
 }
 
 // writeEOF types the terminal's end-of-file character (VEOF, ^D), which

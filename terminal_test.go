@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	sandbox "github.com/gosandbox/sandbox"
 	"github.com/gosandbox/sandbox/internal/testutil"
 	"github.com/gosandbox/sandbox/oci"
+	"github.com/gosandbox/sandbox/spawn"
 )
 
 func ttyCommand(script string) *sandbox.Cmd {
@@ -147,5 +150,49 @@ func TestTerminalOutputLimit(t *testing.T) {
 	res, _ := c.Run()
 	if res == nil || res.Status != sandbox.StatusOutputLimit || out.Len() > 10000 {
 		t.Errorf("%v, %d bytes", res, out.Len())
+	}
+}
+
+// TestTerminalInside: in a sandbox that mounts a devpts at /dev/pts, the
+// command's terminal is made there: it has a name inside (tty), belongs to
+// the command's user, has the spec's consoleSize, and no descriptor of the
+// console socket reaches the command. A spec without that devpts still
+// gets a terminal (the host's, nameless inside); a ptmx that is no pty
+// fails the setup at the step that found it.
+func TestTerminalInside(t *testing.T) {
+	testutil.RequireUserNS(t)
+	uid := 0
+	if os.Geteuid() == 0 {
+		uid = 1000 // mapped by a privileged caller's sandbox
+	}
+	c := ttyCommand(`tty; stat -c %u "$(tty)"; stty size; echo $(ls /proc/self/fd)`)
+	c.Spec.Process.User.UID = uint32(uid)
+	c.Spec.Process.ConsoleSize = &specs.Box{Height: 40, Width: 120}
+	var out bytes.Buffer
+	c.Stdout = &out
+	if res, err := c.Run(); err != nil || res.Status != sandbox.StatusOK {
+		t.Fatalf("%v %v\n%s", res, err, out.String())
+	}
+	got := strings.Split(strings.ReplaceAll(out.String(), "\r\n", "\n"), "\n")
+	for _, want := range []string{"/dev/pts/0", strconv.Itoa(uid), "40 120", "0 1 2 3"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("output lacks the line %q: %q", want, got)
+		}
+	}
+
+	c = ttyCommand(`test -t 0 && test -t 1 && echo terminal; tty`)
+	c.Spec.Mounts = slices.DeleteFunc(c.Spec.Mounts, func(m specs.Mount) bool { return m.Destination == "/dev/pts" })
+	out.Reset()
+	c.Stdout = &out
+	if res, _ := c.Run(); res == nil || !strings.Contains(out.String(), "terminal") || !strings.Contains(out.String(), "not a tty") {
+		t.Errorf("without a devpts at /dev/pts: %v %q", res, out.String())
+	}
+
+	c = ttyCommand("true")
+	c.Spec.Mounts = append(c.Spec.Mounts, specs.Mount{Destination: "/dev/pts/ptmx", Type: "bind", Source: "/dev/null", Options: []string{"bind"}})
+	res, err := c.Run()
+	var se *spawn.StepError
+	if !errors.As(err, &se) || se.Op != "ioctl TIOCSPTLCK" || !errors.Is(err, syscall.ENOTTY) || res == nil || res.Status != sandbox.StatusSetupError {
+		t.Errorf("a ptmx that is /dev/null: %v %v, want a setup error at the unlock", res, err)
 	}
 }

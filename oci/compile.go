@@ -72,11 +72,23 @@ type Options struct {
 	// BundleDir resolves relative paths in the spec.
 	BundleDir string
 	// Files is how many descriptors the command receives (stdin, stdout,
-	// stderr, extra files); 0 means 3. With process.terminal, descriptor
-	// 0 must be a terminal no session owns (the slave of a pty the runner
-	// made): it becomes the command's controlling terminal, and the step
-	// "ioctl TIOCSCTTY" fails otherwise.
+	// stderr, extra files); 0 means 3. With process.terminal and no
+	// Console, descriptor 0 must be a terminal no session owns (the slave
+	// of a pty the runner made): it becomes the command's controlling
+	// terminal, and the step "ioctl TIOCSCTTY" fails otherwise.
 	Files int
+	// Console, with process.terminal, makes the command's terminal inside
+	// the sandbox, in the devpts instance the spec mounts at /dev/pts
+	// (ConsoleInside must hold): the command opens /dev/pts/ptmx as its
+	// own user, sizes it by process.consoleSize, sends the master over a
+	// console socket and takes the slave as descriptors 0, 1 and 2 and
+	// its controlling terminal, so that the terminal has a name inside
+	// (tty, ttyname) and belongs to the command's user. The console
+	// socket is the program's last input (spawn.Attr.Inputs): an AF_UNIX
+	// socket whose peer receives one byte with the master in SCM_RIGHTS,
+	// as the OCI console socket does. Descriptors 0, 1 and 2 must be open
+	// at the spawn, whatever they are (the slave replaces them).
+	Console bool
 	// Unprivileged compiles for a caller without privilege even when it is
 	// root (tests use it); by default the effective uid decides.
 	Unprivileged bool
@@ -322,12 +334,25 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 	// A session of its own, as runc gives every container: no controlling
 	// terminal of the caller's to push input into (TIOCSTI). With
 	// process.terminal, descriptor 0 (the slave of a pty the runner made)
-	// becomes the session's controlling terminal.
+	// becomes the session's controlling terminal, or with Options.Console
+	// the slave of a pty the command makes once it has its identity.
 	b.Setsid()
+	console := -1
 	if spec.Process != nil && spec.Process.Terminal {
-		b.Ctty(0)
+		if opts.Console {
+			console = b.Input("console socket")
+		} else {
+			b.Ctty(0)
+		}
 	}
 	credPlan.EmitIdentity(b)
+	if console >= 0 {
+		var ws *unix.Winsize
+		if cs := spec.Process.ConsoleSize; cs != nil {
+			ws = &unix.Winsize{Row: uint16(cs.Height), Col: uint16(cs.Width)} // checked ≤ 65535
+		}
+		b.Console("/dev/pts/ptmx", console, ws, 13, 14) // below scratch and the listener's register
+	}
 	if opts.Pdeathsig != 0 && !c.reaper {
 		b.Pdeathsig(opts.Pdeathsig) // after the identity change, which clears it
 	}
@@ -445,6 +470,12 @@ func checkTopLevel(spec *specs.Spec, opts Options, warnings *[]string) []error {
 				bad("process.env[%d]: %q is not KEY=VALUE", i, e)
 			}
 		}
+		if p.Terminal && opts.Console && !ConsoleInside(spec) {
+			bad("process.terminal: the terminal is made in the sandbox's devpts, and no mount of type devpts has destination /dev/pts")
+		}
+		if cs := p.ConsoleSize; cs != nil && (cs.Height > 0xffff || cs.Width > 0xffff) {
+			bad("process.consoleSize: %dx%d: at most 65535 rows and columns", cs.Height, cs.Width)
+		}
 	}
 	if l := spec.Linux; l != nil {
 		if l.Resources != nil && !opts.ResourcesApplied {
@@ -470,6 +501,25 @@ func checkTopLevel(spec *specs.Spec, opts Options, warnings *[]string) []error {
 		}
 	}
 	return errs
+}
+
+// ConsoleInside reports whether spec mounts a devpts instance at /dev/pts
+// (after any other mount there), in a mount namespace of its own: where
+// Options.Console makes the command's terminal.
+func ConsoleInside(spec *specs.Spec) bool {
+	if created, _ := Namespaces(spec); !created[specs.MountNamespace] {
+		return false
+	}
+	inside := false
+	for _, m := range spec.Mounts {
+		switch path.Clean(m.Destination) {
+		case "/dev/pts":
+			inside = m.Type == "devpts"
+		case "/dev", "/":
+			inside = false // hides an earlier /dev/pts
+		}
+	}
+	return inside
 }
 
 // sandboxSteps is about how many steps a sandbox's program has (the

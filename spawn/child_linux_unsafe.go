@@ -160,10 +160,13 @@ func childMain(h *header) {
 		case OpMarkExec:
 			h.execMark = 1
 		case OpStore:
+			// Args[0] was relocated to an absolute address of the data,
+			// which lies above the header: address it from h.
+			at := unsafe.Add(unsafe.Pointer(h), uintptr(s.Args[0])-uintptr(unsafe.Pointer(h)))
 			if s.Args[2] == 8 {
-				*(*uint64)(unsafe.Add(unsafe.Pointer(h), s.Args[0]-headerOff)) = h.regs[s.Args[1]&(NumRegs-1)]
+				*(*uint64)(at) = h.regs[s.Args[1]&(NumRegs-1)]
 			} else {
-				*(*uint32)(unsafe.Add(unsafe.Pointer(h), s.Args[0]-headerOff)) = uint32(h.regs[s.Args[1]&(NumRegs-1)])
+				*(*uint32)(at) = uint32(h.regs[s.Args[1]&(NumRegs-1)])
 			}
 		case OpReaper:
 			// Become pid 1's reaper: a signalfd for every signal (all are

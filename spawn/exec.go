@@ -146,6 +146,70 @@ func (b *Builder) Ctty(fd int) {
 		Op: "ioctl TIOCSCTTY", Target: fmt.Sprintf("fd %d", fd)})
 }
 
+// Console gives the child a terminal of its own, made where it runs: it
+// opens ptmx (the ptmx node of a devpts instance, as the child resolves
+// paths at this step), unlocks the pty, sets its size when ws is not nil,
+// sends the master over the socket at descriptor sock (a one-byte message
+// carrying it in SCM_RIGHTS, as the OCI console socket expects), and makes
+// the slave descriptors 0, 1 and 2 and the controlling terminal. The pty
+// belongs to the child's filesystem ids at this step, and its name
+// (ttyname) resolves inside the child's root.
+//
+// It needs Setsid before it and descriptors 0, 1 and 2 open when it runs
+// (what they are does not matter: the slave replaces them), so that the
+// pty's own descriptors land above them; regMaster and regSlave are
+// scratch registers. The master is closed in the child once sent; the
+// slave's own descriptor too, once copied.
+func (b *Builder) Console(ptmx string, sock int, ws *unix.Winsize, regMaster, regSlave int) {
+	b.Call(Call{Nr: unix.SYS_OPENAT, Args: []Arg{Imm(unix.AT_FDCWD), b.String(ptmx).Arg(),
+		Imm(unix.O_RDWR | unix.O_NOCTTY | unix.O_CLOEXEC), Imm(0)},
+		Save: &regMaster, Op: "openat", Target: ptmx})
+	zero := b.Zero(4)
+	b.Name(zero, "&0")
+	b.Call(Call{Nr: unix.SYS_IOCTL, Args: []Arg{Reg(regMaster), Imm(unix.TIOCSPTLCK), zero.Arg()},
+		Op: "ioctl TIOCSPTLCK", Target: "unlock the pty"})
+	if ws != nil {
+		var buf [8]byte
+		binary.NativeEndian.PutUint16(buf[0:], ws.Row)
+		binary.NativeEndian.PutUint16(buf[2:], ws.Col)
+		a := b.Bytes(buf[:], 8)
+		size := fmt.Sprintf("%dx%d", ws.Row, ws.Col)
+		b.Name(a, "&{"+size+"}")
+		b.Call(Call{Nr: unix.SYS_IOCTL, Args: []Arg{Reg(regMaster), Imm(unix.TIOCSWINSZ), a.Arg()},
+			Op: "ioctl TIOCSWINSZ", Target: size + " (rows x columns)"})
+	}
+	b.Call(Call{Nr: unix.SYS_IOCTL, Args: []Arg{Reg(regMaster), Imm(unix.TIOCGPTPEER), Imm(unix.O_RDWR | unix.O_NOCTTY)},
+		Save: &regSlave, Op: "ioctl TIOCGPTPEER", Target: "open the pty's slave"})
+
+	// struct msghdr → one iovec of one byte, and a control buffer with
+	// one SCM_RIGHTS descriptor, which the Store fills in.
+	payload := b.Bytes([]byte{0}, 8)
+	var iovBuf [16]byte
+	binary.NativeEndian.PutUint64(iovBuf[8:], 1) // iov_len
+	iov := b.Bytes(iovBuf[:], 8)
+	b.PutAddr(iov, payload)
+	rights := unix.UnixRights(0)
+	ctl := b.Bytes(rights, 8)
+	var msgBuf [56]byte
+	binary.NativeEndian.PutUint64(msgBuf[24:], 1)                   // msg_iovlen
+	binary.NativeEndian.PutUint64(msgBuf[40:], uint64(len(rights))) // msg_controllen
+	msg := b.Bytes(msgBuf[:], 8)
+	b.PutAddr(msg+16, iov) // msg_iov
+	b.PutAddr(msg+32, ctl) // msg_control
+	b.Name(msg, "&{1 byte, SCM_RIGHTS master}")
+	b.Store(ctl+Addr(unix.CmsgLen(0)), regMaster, 4, "the master into the SCM_RIGHTS message")
+	one := uint64(1)
+	b.Call(Call{Nr: unix.SYS_SENDMSG, Args: []Arg{Imm(sock), msg.Arg(), Imm(unix.MSG_NOSIGNAL)},
+		Check: &one, Op: "sendmsg", Target: fmt.Sprintf("the pty's master to the console socket (fd %d)", sock)})
+	b.Call(Call{Nr: unix.SYS_CLOSE, Args: []Arg{Reg(regMaster)}, Op: "close", Target: "the pty's master"})
+	for fd := 0; fd < 3; fd++ {
+		b.Call(Call{Nr: unix.SYS_DUP3, Args: []Arg{Reg(regSlave), Imm(fd), Imm(0)},
+			Op: "dup3", Target: fmt.Sprintf("the pty's slave to fd %d", fd)})
+	}
+	b.Call(Call{Nr: unix.SYS_CLOSE, Args: []Arg{Reg(regSlave)}, Op: "close", Target: "the pty's slave"})
+	b.Ctty(0)
+}
+
 // Rlimits sets each limit, then NOFILE if the list has none.
 func (b *Builder) Rlimits(rl []Rlimit) {
 	nofile := false

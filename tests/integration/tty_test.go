@@ -15,7 +15,7 @@ import (
 )
 
 // TestTTY: sandbox run --tty on a terminal: the command gets a terminal of
-// its own; sandbox run's is raw meanwhile, so ^C reaches the command as a
+// its own, /dev/pts/0 inside; sandbox run's is raw meanwhile, so ^C reaches the command as a
 // key (its terminal makes it SIGINT); a window change reaches it as
 // SIGWINCH with the new size; the caller's terminal is restored after.
 func TestTTY(t *testing.T) {
@@ -23,7 +23,7 @@ func TestTTY(t *testing.T) {
 	master, slave := testutil.OpenPty(t)
 	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 99})
 	cmd := exec.Command(sandboxBin(t), "run", "--tty", "--", "sh", "-c",
-		`test -t 0 && test -t 1 && echo tty; stty size; trap 'stty size' WINCH; trap 'echo INT; exit 7' INT; echo ready; while :; do sleep 0.05; done`)
+		`test -t 0 && test -t 1 && echo tty; tty; stty size; trap 'stty size' WINCH; trap 'echo INT; exit 7' INT; echo ready; while :; do sleep 0.05; done`)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	// The pty is sandbox run's controlling terminal, it the foreground.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
@@ -37,7 +37,8 @@ func TestTTY(t *testing.T) {
 	}()
 	expect := testutil.Lines(t, master)
 	expect("tty")
-	expect("33 99") // the caller's size, taken at start
+	expect("/dev/pts/0") // made in the sandbox's devpts: it has a name there
+	expect("33 99")      // the caller's size, taken at start
 	expect("ready")
 	if tio, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); err != nil || tio.Lflag&(unix.ICANON|unix.ECHO|unix.ISIG) != 0 {
 		t.Errorf("the caller's terminal is not raw while the command runs: %+v %v", tio, err)
