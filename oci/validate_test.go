@@ -177,3 +177,29 @@ func TestTerminalNeedsTerminal(t *testing.T) {
 		t.Errorf("terminal spec on /dev/null: %v, want the ioctl TIOCSCTTY step's ENOTTY", err)
 	}
 }
+
+// TestConsoleNeedsDevpts: Options.Console makes the terminal in the
+// spec's devpts at /dev/pts; a spec without one (or whose later mount
+// hides it) is refused by field, as is a consoleSize no terminal has.
+func TestConsoleNeedsDevpts(t *testing.T) {
+	s := sandbox.DefaultSpec(sandbox.DefaultOptions{Args: []string{"/bin/true"}})
+	s.Process.Terminal = true
+	if !oci.ConsoleInside(s) {
+		t.Fatal("the default spec has a devpts at /dev/pts")
+	}
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev", Type: "tmpfs", Source: "tmpfs"})
+	if oci.ConsoleInside(s) {
+		t.Error("a /dev mounted after /dev/pts hides it")
+	}
+	_, err := oci.Compile(s, oci.Options{Console: true})
+	if err == nil || !strings.Contains(err.Error(), "process.terminal: ") {
+		t.Errorf("Console without a devpts: %v", err)
+	}
+	s = sandbox.DefaultSpec(sandbox.DefaultOptions{Args: []string{"/bin/true"}})
+	s.Process.Terminal = true
+	s.Process.ConsoleSize = &specs.Box{Height: 70000, Width: 80}
+	_, err = oci.Compile(s, oci.Options{Console: true})
+	if err == nil || !strings.Contains(err.Error(), "process.consoleSize: ") {
+		t.Errorf("consoleSize 70000x80: %v", err)
+	}
+}
