@@ -323,21 +323,9 @@ func (c *Cmd) Start() (err error) {
 			return err
 		}
 	}
-	opts := oci.Options{Files: 3 + len(c.ExtraFiles), ResourcesApplied: true}
-	if c.Path != "" && (len(c.Args) == 0 || c.Path != c.Args[0]) {
-		opts.Path = c.Path
-	}
-	if c.DieWithParent {
-		opts.Pdeathsig = unix.SIGKILL
-	}
+	opts := c.CompileOptions(spec)
 	if c.cg != nil {
 		opts.Extra = c.cg.JoinSteps
-	}
-	if spec.Process.Terminal && oci.ConsoleInside(spec) {
-		// The command makes its terminal (ttyStdio), of this size.
-		opts.Console = true
-		ws := c.consoleSize(spec)
-		spec.Process.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
 	}
 	compiled, err := oci.Compile(spec, opts)
 	if err != nil {
@@ -392,6 +380,27 @@ func (c *Cmd) Start() (err error) {
 	c.pending, c.stdinW = nil, nil
 	go c.supervise()
 	return nil
+}
+
+// CompileOptions returns the options Start compiles spec (EffectiveSpec's
+// result) with, but for the join steps of the sandbox's cgroup, which only
+// Start makes: what `sandbox explain` lists. With a terminal made inside
+// the sandbox it sets spec.Process.ConsoleSize, as Start does.
+func (c *Cmd) CompileOptions(spec *specs.Spec) oci.Options {
+	opts := oci.Options{Files: 3 + len(c.ExtraFiles), ResourcesApplied: true}
+	if c.Path != "" && (len(c.Args) == 0 || c.Path != c.Args[0]) {
+		opts.Path = c.Path
+	}
+	if c.DieWithParent {
+		opts.Pdeathsig = unix.SIGKILL
+	}
+	if spec.Process != nil && spec.Process.Terminal && oci.ConsoleInside(spec) {
+		// The command makes its terminal (ttyStdio), of this size.
+		opts.Console = true
+		ws := c.consoleSize(spec)
+		spec.Process.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
+	}
+	return opts
 }
 
 // Unenforced lists the requested limits this host cannot enforce, with

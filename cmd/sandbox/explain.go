@@ -53,11 +53,7 @@ func runExplain(args []string) int {
 		}
 		f.warnings = append(f.warnings, warnings...)
 	}
-	opts := oci.Options{Files: 3, ResourcesApplied: true}
-	if c.Path != "" && len(c.Args) > 0 && c.Path != c.Args[0] {
-		opts.Path = c.Path
-	}
-	compiled, err := oci.Compile(spec, opts)
+	compiled, err := oci.Compile(spec, c.CompileOptions(spec))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox explain:", strings.TrimPrefix(err.Error(), "sandbox: "))
 		return exitSetup
