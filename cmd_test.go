@@ -426,3 +426,17 @@ func TestLimitsAsResources(t *testing.T) {
 		t.Errorf("a spec's pids.limit: %+v, %v", res, err)
 	}
 }
+
+// TestReaperCmdline: the sandbox's pid 1 shares this process's memory,
+// command line included; the command cannot read it (a runner's arguments
+// may hold its secrets).
+func TestReaperCmdline(t *testing.T) {
+	testutil.RequireUserNS(t)
+	out, err := sandbox.Command("sh", "-c", `cat /proc/1/cmdline; echo "[$(cat /proc/1/comm)]"`).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(out); !strings.HasPrefix(got, "[") { // the comm, with nothing before it
+		t.Errorf("/proc/1/cmdline reads %q, want nothing", got)
+	}
+}

@@ -216,9 +216,16 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 		mapped = func(id uint32, gid bool) bool { _, ok := nsPlan.ToHost(id, gid); return ok }
 	}
 	setupAsCaller := nsPlan == nil || nsPlan.SetupAsCaller()
+	var masked []string
+	if init {
+		// The reaper shares this process's memory, and with it the
+		// command line: the embedding program's arguments (a CI runner's
+		// token, say) would show at /proc/1/cmdline.
+		masked = append(masked, "/proc/1/cmdline")
+	}
 	rootPlan, err := rootfs.Compile(spec, rootfs.Options{
 		BundleDir: opts.BundleDir, SetupAsCaller: setupAsCaller, Privileged: privileged,
-		ToHost: ids, Namespaces: have,
+		ToHost: ids, Namespaces: have, Masked: masked,
 	})
 	if err != nil {
 		errs = append(errs, err)

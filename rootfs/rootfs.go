@@ -69,6 +69,9 @@ type Options struct {
 	// Namespaces holds the types of the namespaces the sandbox has (new or
 	// joined), for sysctl checks.
 	Namespaces map[specs.LinuxNamespaceType]bool
+	// Masked are paths the runtime masks after linux.maskedPaths, for
+	// reasons of its own (a missing one is skipped, as there).
+	Masked []string
 }
 
 // Plan is the compiled rootfs setup.
@@ -559,6 +562,9 @@ func (p *Plan) EmitPivot(b *spawn.Builder) {
 		for _, rp := range p.spec.Linux.ReadonlyPaths {
 			c.readonly(path.Clean(rp))
 		}
+	}
+	for _, mp := range p.opts.Masked {
+		c.mask(path.Clean(mp))
 	}
 	if p.spec.Root != nil && p.spec.Root.Readonly {
 		c.setattr(regRoot, unix.MOUNT_ATTR_RDONLY, 0, 0, false, "root")
