@@ -42,6 +42,11 @@ func readStats(cg *cgroups.Cgroup) *cgStats {
 // the status never contradicts the exit code. The output limit is the
 // exception: output past it was dropped, so the caller did not get what
 // the command wrote, whatever its exit.
+// cpuSlack absorbs the difference between the accountings that see the
+// CPU time limit (the scheduler's, for RLIMIT_CPU) and the one reported
+// (the cgroup's, or rusage in microseconds).
+const cpuSlack = 10 * time.Millisecond
+
 func (c *Cmd) result(st *spawn.State, stats *cgStats, killed Status, wall time.Duration) *Result {
 	r := &Result{ExitCode: -1, WallTime: Duration(wall), Unenforced: c.unenf}
 	if r.Unenforced == nil {
@@ -78,7 +83,11 @@ func (c *Cmd) result(st *spawn.State, stats *cgStats, killed Status, wall time.D
 		r.Status = StatusMemoryLimit
 	case stats != nil && stats.oomKills > 0 && failed:
 		r.Status = StatusOOM
-	case c.Limits.CPUTime > 0 && (sig == unix.SIGXCPU || (sig == unix.SIGKILL && time.Duration(r.CPUTime) >= c.Limits.CPUTime)):
+	case c.Limits.CPUTime > 0 && failed && time.Duration(r.CPUTime)+cpuSlack >= c.Limits.CPUTime:
+		// A failure at or past the budget is its end, whoever saw it
+		// first: the watcher's kill, a process's RLIMIT_CPU (SIGXCPU, or
+		// a shell's exit status 152 after it), or the command giving up.
+		// A SIGXCPU the command sent itself early is a plain signal.
 		r.Status = StatusTimeLimit
 	case sig == unix.SIGSYS:
 		r.Status = StatusSeccompViolation

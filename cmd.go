@@ -31,9 +31,12 @@ import (
 // (and refused with Cmd.Strict).
 type Limits struct {
 	// CPUTime is the CPU time the whole tree may use (checked against the
-	// cgroup's accounting, and RLIMIT_CPU for each process as a backstop).
+	// cgroup's accounting, and RLIMIT_CPU for each process as a backstop,
+	// rounded up to whole seconds). A run that fails with the tree's CPU
+	// time at or past it ends as time-limit, whatever saw it first.
 	CPUTime time.Duration
-	// WallTime is how long the command may run.
+	// WallTime is how long the command may run, from its exec (the
+	// sandbox's setup does not count).
 	WallTime time.Duration
 	// Memory caps the tree's memory in bytes, swap included.
 	Memory int64
@@ -291,7 +294,11 @@ func (c *Cmd) Start() (err error) {
 	}
 	c.started = true
 	defer func() {
-		if err != nil && c.Result == nil {
+		switch {
+		case err == nil || c.Result != nil:
+		case c.ctx != nil && c.ctx.Err() != nil && errors.Is(err, c.ctx.Err()):
+			c.Result = &Result{Status: StatusCanceled, ExitCode: -1, Unenforced: slices.Clone(c.unenf)}
+		default:
 			c.Result = setupResult(err, c.unenf)
 		}
 	}()
@@ -352,12 +359,21 @@ func (c *Cmd) Start() (err error) {
 	if c.consolePeer != nil {
 		attr.Inputs = append(attr.Inputs, c.consolePeer) // the program's last input
 	}
-	c.start = time.Now()
 	p, err := compiled.StartAsync(attr)
 	if err == nil {
 		c.proc = p
-		<-p.Started()
-		err = p.StartErr()
+		if c.ctx != nil {
+			// A setup stuck on a hung filesystem ends with the context.
+			if err = p.AwaitStart(c.ctx); err != nil && p.StartErr() == nil {
+				c.abort(p) // canceled right after the exec
+			}
+		} else {
+			<-p.Started()
+			err = p.StartErr()
+		}
+		// The wall clock runs from the exec: the setup's time, which
+		// grows with the host's load, is not the command's.
+		c.start = time.Now()
 		if err == nil && c.console != nil {
 			if err = c.receiveConsole(); err != nil {
 				c.abort(p)
@@ -426,6 +442,9 @@ func (c *Cmd) Wait() (*Result, error) {
 
 // Run starts the command and waits for it.
 func (c *Cmd) Run() (*Result, error) {
+	if c.started {
+		return nil, errors.New("sandbox: already started") // c.Result is Wait's
+	}
 	if err := c.Start(); err != nil {
 		return c.Result, err
 	}
@@ -478,12 +497,13 @@ func (l *Limits) validate() error {
 	for _, f := range []struct {
 		name string
 		v    int64
+		show any
 	}{
-		{"CPUTime", int64(l.CPUTime)}, {"WallTime", int64(l.WallTime)}, {"Memory", l.Memory},
-		{"Pids", l.Pids}, {"Output", l.Output}, {"FileSize", l.FileSize},
+		{"CPUTime", int64(l.CPUTime), l.CPUTime}, {"WallTime", int64(l.WallTime), l.WallTime}, {"Memory", l.Memory, l.Memory},
+		{"Pids", l.Pids, l.Pids}, {"Output", l.Output, l.Output}, {"FileSize", l.FileSize, l.FileSize},
 	} {
 		if f.v < 0 {
-			errs = append(errs, fmt.Errorf("sandbox: Limits.%s is %d: must not be negative", f.name, f.v))
+			errs = append(errs, fmt.Errorf("sandbox: Limits.%s is %v: must not be negative", f.name, f.show))
 		}
 	}
 	if l.Memory > 0 && l.Memory < cgroups.MinMemory {

@@ -143,8 +143,6 @@ func TestCancelKillsTree(t *testing.T) {
 	}
 }
 
-// TestCancelWaitDelay: a custom Cancel that the command ignores; after
-// WaitDelay the tree is killed anyway.
 // TestAccountingWithoutCgroup: without a cgroup (no memory, pids or CPU
 // limit) the tree's CPU time still counts what a wall limit killed and
 // what the command left running when it exited (pid 1 kills and reaps
@@ -191,11 +189,70 @@ func TestCanceledBeforeStart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	res, err := sandbox.CommandContext(ctx, "true").Run()
-	if !errors.Is(err, context.Canceled) || res == nil || res.Status != sandbox.StatusCanceled || res.ExitStatus() != -1 {
-		t.Errorf("got %v, %+v", err, res)
+	if !errors.Is(err, context.Canceled) || res == nil || res.Status != sandbox.StatusCanceled || res.ExitStatus() != -1 || res.String() != "canceled" {
+		t.Errorf("got %v, %+v (%s)", err, res, res)
 	}
 }
 
+// TestCancelOutcomes: what Cancel returns decides, as with os/exec: an
+// error is Wait's, wrapped (the tree still ends after WaitDelay);
+// os.ErrProcessDone says the command ended on its own, whose result
+// stands. A context that ends during the setup cancels it: the result is
+// a cancel or a whole run, never a setup error.
+func TestCancelOutcomes(t *testing.T) {
+	testutil.RequireUserNS(t)
+	failed := errors.New("cancel failed")
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	c := sandbox.CommandContext(ctx, "sleep", "30")
+	c.Cancel = func() error { return failed }
+	c.WaitDelay = 200 * time.Millisecond
+	res, err := c.Run()
+	if !errors.Is(err, failed) || res == nil || res.Status != sandbox.StatusCanceled {
+		t.Errorf("a failing Cancel: %v %+v", err, res)
+	}
+
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	c = sandbox.CommandContext(ctx2, "sleep", "0.5")
+	c.Cancel = func() error { return os.ErrProcessDone }
+	if res, err := c.Run(); err != nil || res == nil || res.Status != sandbox.StatusOK {
+		t.Errorf("Cancel saying the command is done: %v %+v", err, res)
+	}
+
+	for i := range 12 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i)*time.Millisecond)
+		res, err := sandbox.CommandContext(ctx, "true").Run()
+		canceled := errors.Is(err, ctx.Err()) && ctx.Err() != nil && res != nil && res.Status == sandbox.StatusCanceled
+		if !canceled && (err != nil || res == nil || res.Status != sandbox.StatusOK) {
+			t.Errorf("timeout %d ms: %v %+v, want a cancel or a whole run", i, err, res)
+		}
+		cancel()
+	}
+}
+
+// TestCPUTimeAttribution: a run that fails with its CPU time used up is a
+// time-limit, even when a process's RLIMIT_CPU (a whole-second limit
+// fires with the tree's) ended a child and the shell around it exited
+// with 152; a SIGXCPU the command sends itself early is only a signal.
+func TestCPUTimeAttribution(t *testing.T) {
+	testutil.RequireUserNS(t)
+	c := sandbox.Command("sh", "-c", `sh -c 'while :; do :; done'; exit $?`)
+	c.Limits.CPUTime = time.Second
+	res, err := c.Run()
+	var le *sandbox.LimitError
+	if res == nil || res.Status != sandbox.StatusTimeLimit || !errors.As(err, &le) || le.Limit != "time" {
+		t.Errorf("a spinner under a shell, 1s: %v %+v", err, res)
+	}
+	c = sandbox.Command("sh", "-c", "kill -XCPU $$")
+	c.Limits.CPUTime = 10 * time.Second
+	if res, _ := c.Run(); res == nil || res.Status != sandbox.StatusSignal {
+		t.Errorf("a SIGXCPU of the command's own: %+v", res)
+	}
+}
+
+// TestCancelWaitDelay: a custom Cancel that the command ignores; after
+// WaitDelay the tree is killed anyway.
 func TestCancelWaitDelay(t *testing.T) {
 	testutil.RequireUserNS(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -259,6 +316,9 @@ func TestStartTwiceAndNoCommand(t *testing.T) {
 	c.Start()
 	if err := c.Start(); err == nil {
 		t.Error("second Start succeeded")
+	}
+	if res, err := c.Run(); res != nil || err == nil {
+		t.Errorf("Run after Start: %v %v", res, err)
 	}
 	c.Wait()
 	if err := (&sandbox.Cmd{}).Start(); err == nil {

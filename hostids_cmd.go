@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -27,8 +28,8 @@ func (c *Cmd) ownHostIDs(spec *specs.Spec) error {
 		maps  []specs.LinuxIDMapping
 	}{{"linux.uidMappings", spec.Linux.UIDMappings}, {"linux.gidMappings", spec.Linux.GIDMappings}} {
 		if len(m.maps) != 1 || m.maps[0].ContainerID != 0 || m.maps[0].Size != hostids.RangeSize {
-			return fmt.Errorf("sandbox: OwnHostIDs: %s must be one range of %d ids from id 0, as DefaultSpec's (it has %d entries)",
-				m.field, hostids.RangeSize, len(m.maps))
+			return fmt.Errorf("sandbox: OwnHostIDs: %s must be one range of %d ids from id 0, as DefaultSpec's (it is %s)",
+				m.field, hostids.RangeSize, describeMaps(m.maps))
 		}
 	}
 	r, err := hostids.DefaultPool().Reserve()
@@ -57,4 +58,16 @@ func (c *Cmd) holdHostIDs(pid int) {
 func (c *Cmd) releaseHostIDs() {
 	c.hostRange.Release()
 	c.hostRange = nil
+}
+
+// describeMaps shows id mappings as "container:host:size" entries.
+func describeMaps(maps []specs.LinuxIDMapping) string {
+	if len(maps) == 0 {
+		return "empty"
+	}
+	parts := make([]string, len(maps))
+	for i, m := range maps {
+		parts[i] = fmt.Sprintf("%d:%d:%d", m.ContainerID, m.HostID, m.Size)
+	}
+	return strings.Join(parts, ", ")
 }

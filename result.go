@@ -43,7 +43,7 @@ type Result struct {
 	// Signal is the number of the signal that ended the command, or 0.
 	Signal int `json:"signal"`
 	// CPUTime is the CPU time of the whole tree; WallTime the time from
-	// start to exit.
+	// the command's exec to its exit.
 	CPUTime  Duration `json:"cpu_time"`
 	WallTime Duration `json:"wall_time"`
 	// PeakMemory is the tree's highest memory use in bytes, from its
@@ -112,7 +112,7 @@ func (r *Result) String() string {
 		return "killed by " + unix.SignalName(unix.Signal(r.Signal))
 	case r.Signal != 0:
 		return fmt.Sprintf("%s: killed by %s", r.Status, unix.SignalName(unix.Signal(r.Signal)))
-	case r.ExitCode != 0:
+	case r.ExitCode > 0:
 		return fmt.Sprintf("%s: exit status %d", r.Status, r.ExitCode)
 	}
 	return string(r.Status)

@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -12,6 +13,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/gosandbox/sandbox/spawn"
 )
 
 // stdio returns the sandbox's descriptors 0, 1, 2 and the extra files,
@@ -331,7 +334,10 @@ func (c *Cmd) supervise() {
 	if c.Limits.CPUTime > 0 && c.cg != nil {
 		go c.watchCPU(exited)
 	}
-	canceled := make(chan struct{})
+	// canceled is closed once the context ended before the command;
+	// cancelErr is then Cancel's error, set before cancelDone closes.
+	canceled, cancelDone := make(chan struct{}), make(chan struct{})
+	var cancelErr error
 	if c.ctx != nil {
 		go func() {
 			select {
@@ -341,7 +347,8 @@ func (c *Cmd) supervise() {
 			}
 			close(canceled)
 			if c.Cancel != nil {
-				c.Cancel()
+				cancelErr = c.Cancel()
+				close(cancelDone)
 				if c.WaitDelay > 0 {
 					select {
 					case <-time.After(c.WaitDelay):
@@ -351,6 +358,7 @@ func (c *Cmd) supervise() {
 				}
 			} else {
 				c.killTree()
+				close(cancelDone)
 			}
 		}()
 	}
@@ -393,25 +401,40 @@ func (c *Cmd) supervise() {
 	}
 	c.closeReaders()
 
-	// A limit's kill names the end; failing that, a cancel does.
+	// A limit's kill names the end; failing that, a cancel does, unless
+	// it came too late: the command had ended on its own (the default
+	// cancel kills, so a command it ended died of SIGKILL), or Cancel
+	// said so (os.ErrProcessDone), as with os/exec.
 	var reason Status
+	var cancelFailed error
 	select {
 	case reason = <-c.killed:
 	default:
 		select {
 		case <-canceled:
-			reason = StatusCanceled
+			<-cancelDone
+			switch {
+			case c.Cancel == nil && !killedBy(st, unix.SIGKILL):
+			case errors.Is(cancelErr, os.ErrProcessDone):
+			case cancelErr != nil:
+				cancelFailed = fmt.Errorf("sandbox: canceling the command: %w", cancelErr)
+				reason = StatusCanceled
+			default:
+				reason = StatusCanceled
+			}
 		default:
 		}
 	}
 	c.state = st
 	res := c.result(st, stats, reason, wallTime)
 	c.Result = res
-	select {
-	case <-canceled:
+	switch {
+	case cancelFailed != nil:
+		c.waitErr = cancelFailed
+		return
+	case reason == StatusCanceled:
 		c.waitErr = c.ctx.Err()
 		return
-	default:
 	}
 	switch {
 	case err != nil:
@@ -473,4 +496,13 @@ func (c *Cmd) watchCPU(exited <-chan struct{}) {
 			}
 		}
 	}
+}
+
+// killedBy reports whether st is a death by sig.
+func killedBy(st *spawn.State, sig unix.Signal) bool {
+	if st == nil {
+		return false
+	}
+	s, ok := st.Signaled()
+	return ok && s == sig
 }
