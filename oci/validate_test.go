@@ -5,6 +5,7 @@ package oci_test
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -201,5 +202,45 @@ func TestConsoleNeedsDevpts(t *testing.T) {
 	_, err = oci.Compile(s, oci.Options{Console: true})
 	if err == nil || !strings.Contains(err.Error(), "process.consoleSize: ") {
 		t.Errorf("consoleSize 70000x80: %v", err)
+	}
+}
+
+// TestRootSwappedForLink: the root is opened in the child with no
+// symbolic link on the way: a directory swapped for a link to the host's
+// root after the checks fails the setup (ELOOP) instead of rooting the
+// sandbox there.
+func TestRootSwappedForLink(t *testing.T) {
+	requireUserNS(t)
+	img := filepath.Join(t.TempDir(), "img")
+	for _, d := range []string{"proc", "dev", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(img, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(filepath.Dir(img), 0o755)
+	s := sandbox.DefaultSpec(sandbox.DefaultOptions{Args: []string{"/bin/true"}, Root: img})
+	c, err := oci.Compile(s, oci.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := os.Rename(img, img+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/", img); err != nil {
+		t.Fatal(err)
+	}
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	p, err := c.Start(&spawn.Attr{Files: []*os.File{null, null, null}})
+	var se *spawn.StepError
+	if !errors.As(err, &se) || se.Op != "openat2" || !errors.Is(err, unix.ELOOP) {
+		if p != nil {
+			p.Wait()
+		}
+		t.Errorf("a root swapped for a link to /: %v, want the root's openat2 to fail with ELOOP", err)
 	}
 }

@@ -146,18 +146,27 @@ func Compile(spec *specs.Spec, opts Options) (*Plan, error) {
 		if !filepath.IsAbs(rp) {
 			rp = filepath.Join(opts.BundleDir, rp)
 		}
-		if fi, err := os.Stat(rp); err != nil {
+		// Links on the way only as a bind source's (resolveSource): the
+		// child opens the result with none.
+		if res, err := resolveSource(rp, uint32(os.Geteuid())); err != nil {
+			bad("root.path: %w", err)
+		} else if fi, err := os.Stat(res); err != nil {
 			bad("root.path: %w", err)
 		} else if !fi.IsDir() {
 			bad("root.path: %s is not a directory", rp)
+		} else {
+			p.rootPath = res
 		}
-		p.rootPath = rp
 	}
 	switch v := spec.Annotations[AnnotationLockedRoot]; v {
 	case "":
 	case "true":
-		if p.rootPath == "" {
+		if spec.Root == nil || spec.Root.Path == "" {
 			bad("annotations[%q]: needs a root.path", AnnotationLockedRoot)
+		} else if p.rootPath != "" {
+			if err := CheckImageRoot(p.rootPath); err != nil {
+				bad("root.path: %w", err)
+			}
 		}
 		p.lockedRoot = true
 	default:
@@ -355,8 +364,14 @@ func (p *Plan) EmitBuild(b *spawn.Builder) {
 		params = append(params, p.hostOwner()...)
 		c.fsmount("tmpfs", "", params, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, regRoot, "tmpfs root")
 	} else {
-		b.Call(spawn.Call{Nr: unix.SYS_OPEN_TREE, Args: []spawn.Arg{spawn.Imm(unix.AT_FDCWD), b.String(p.rootPath).Arg(), spawn.Imm(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_RECURSIVE)},
+		// The path as Compile resolved it, with no link on the way now
+		// (see resolveSource).
+		noLinks := c.how(unix.O_PATH|unix.O_CLOEXEC|unix.O_DIRECTORY, 0, unix.RESOLVE_NO_SYMLINKS)
+		b.Call(spawn.Call{Nr: unix.SYS_OPENAT2, Args: []spawn.Arg{spawn.Imm(unix.AT_FDCWD), b.String(p.rootPath).Arg(), noLinks.Arg(), spawn.Imm(24)},
+			Save: ptr(regFS), Op: "openat2", Target: "root " + p.rootPath + " (no symbolic links)"})
+		b.Call(spawn.Call{Nr: unix.SYS_OPEN_TREE, Args: []spawn.Arg{spawn.Reg(regFS), b.String("").Arg(), spawn.Imm(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_RECURSIVE | unix.AT_EMPTY_PATH)},
 			Save: ptr(regRoot), Op: "open_tree", Target: "root " + p.rootPath})
+		c.closeReg(regFS, "root "+p.rootPath)
 		if p.lockedRoot {
 			c.setattr(regRoot, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, 0, 0, true, "root "+p.rootPath)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/gosandbox/sandbox/creds"
 	"github.com/gosandbox/sandbox/hostids"
 	"github.com/gosandbox/sandbox/oci"
+	"github.com/gosandbox/sandbox/rootfs"
 	"github.com/gosandbox/sandbox/seccomp"
 	"github.com/gosandbox/sandbox/spawn"
 )
@@ -829,30 +830,25 @@ func tmpfsIDsMapped(spec *specs.Spec, m specs.Mount) error {
 	return nil
 }
 
-// rootDir is --root's directory, absolute, checked to be one, not the
-// host's own root (by device and inode: /proc/self/root is "/" too), and
-// to have the mount points the default sandbox needs as real directories
-// (its root is read-only: nothing can be made in it).
+// rootDir is --root's directory, absolute, checked as
+// rootfs.CheckImageRoot does: not the host's own root (by device and
+// inode: /proc/self/root is "/" too), with the mount points the default
+// sandbox needs as real directories (its root is read-only: nothing can
+// be made in it), and that nobody but root and the caller can change.
 func rootDir(dir string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err
 	}
-	var st, rootSt unix.Stat_t
-	switch {
-	case unix.Stat(abs, &st) != nil:
-		_, err := os.Stat(abs)
+	// Links are resolved here only to check the directory they lead to;
+	// the spec keeps abs, whose links the compiler follows only when
+	// root or the caller owns them, and checks again.
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
 		return "", err
-	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
-		return "", errors.New("not a directory")
-	case unix.Stat("/", &rootSt) == nil && st.Dev == rootSt.Dev && st.Ino == rootSt.Ino:
-		return "", errors.New(`the host's own root: drop --root for the default sandbox, or use --spec with root.path "/"`)
 	}
-	for _, mp := range []string{"proc", "dev", "tmp"} {
-		var m unix.Stat_t
-		if unix.Lstat(filepath.Join(abs, mp), &m) != nil || m.Mode&unix.S_IFMT != unix.S_IFDIR {
-			return "", fmt.Errorf("has no directory /%s (the read-only root must have /proc, /dev and /tmp: mkdir them)", mp)
-		}
+	if err := rootfs.CheckImageRoot(real); err != nil {
+		return "", err
 	}
 	return abs, nil
 }

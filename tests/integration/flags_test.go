@@ -164,7 +164,7 @@ func TestRootDir(t *testing.T) {
 	testutil.RequireUserNS(t)
 	root := t.TempDir()
 	os.Chmod(root, 0o755)
-	for _, d := range []string{"proc", "dev", "tmp", "sub"} {
+	for _, d := range []string{"proc", "dev", "tmp", "sub", "noproc"} {
 		os.Mkdir(filepath.Join(root, d), 0o755)
 	}
 	b, err := os.ReadFile(testutil.Checker(t))
@@ -173,7 +173,7 @@ func TestRootDir(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(root, "checker"), b, 0o755)
 	r := sandbox(t, "--root", root, "--", "/checker", "ls", "/")
-	if r.code != 0 || r.stdout != "checker dev proc sub tmp\n" {
+	if r.code != 0 || r.stdout != "checker dev noproc proc sub tmp\n" {
 		t.Errorf("ls / under --root: %s", r)
 	}
 	r = sandbox(t, "--root", root, "--", "/checker", "write", "/new", "x")
@@ -208,17 +208,37 @@ func TestRootDir(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"--root", filepath.Join(root, "missing")}, "--root " + filepath.Join(root, "missing") + ": stat"},
+		{[]string{"--root", filepath.Join(root, "missing")}, "--root " + filepath.Join(root, "missing") + ": lstat"},
 		{[]string{"--root", filepath.Join(root, "checker")}, "not a directory"},
 		{[]string{"--root", "/"}, "the host's own root"},
 		{[]string{"--root", "/proc/self/root"}, "the host's own root"},
 		{[]string{"--root", link}, "the host's own root"},
-		{[]string{"--root", filepath.Join(root, "sub")}, "has no directory /proc"},
+		{[]string{"--root", filepath.Join(root, "noproc")}, "has no directory /proc"},
 		{[]string{"--root", root, "--spec", "/dev/null"}, "--root: not with --spec"},
 	} {
 		r := sandbox(t, append(c.args, "--", "true")...)
 		if r.code != 125 || !strings.Contains(r.stderr, c.msg) {
 			t.Errorf("%v: %s", c.args, r)
+		}
+	}
+	// Nobody but root and the caller may be able to change the image
+	// while the sandbox is set up.
+	os.Chmod(root, 0o777)
+	if r := sandbox(t, "--root", root, "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "is writable by others") {
+		t.Errorf("a root directory writable by others: %s", r)
+	}
+	os.Chmod(root, 0o755)
+	if os.Geteuid() == 0 {
+		os.Chown(root, 12345, 12345)
+		if r := sandbox(t, "--root", root, "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "belongs to uid 12345") {
+			t.Errorf("a root directory of another user's: %s", r)
+		}
+		os.Chown(root, 0, 0)
+		other := filepath.Join(t.TempDir(), "other-link")
+		os.Symlink(root, other)
+		os.Lchown(other, 12345, 12345)
+		if r := sandbox(t, "--root", other, "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "owned by uid 12345") {
+			t.Errorf("a symbolic link of another user's to the root: %s", r)
 		}
 	}
 	// A mount point that is a symbolic link is refused, not followed.
