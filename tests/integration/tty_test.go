@@ -3,7 +3,9 @@
 package integration
 
 import (
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -105,5 +107,36 @@ func TestTTYPiped(t *testing.T) {
 	out, _ = exec.Command(sandboxBin(t), "explain", "--tty", "--", "true").Output()
 	if !strings.Contains(string(out), "ioctl TIOCSCTTY") {
 		t.Errorf("explain --tty has no TIOCSCTTY step:\n%s", out)
+	}
+}
+
+// TestStdioFlagsRestored: the command shares the caller's open file
+// descriptions; sandbox run puts back their status flags, so that a
+// command making stdin non-blocking does not break the caller's next read
+// (EAGAIN, or what looks like the end of input).
+func TestStdioFlagsRestored(t *testing.T) {
+	testutil.RequireUserNS(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	args := append(checker(t), "--", "/checker", "syscall", "raw", strconv.Itoa(unix.SYS_FCNTL), "0",
+		strconv.Itoa(unix.F_SETFL), strconv.Itoa(unix.O_NONBLOCK))
+	cmd := exec.Command(sandboxBin(t), append([]string{"run"}, args...)...)
+	cmd.Stdin = r // passed as it is: blocking, the description shared
+	out, err := cmd.Output()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Fatalf("the command's fcntl: %v %q", err, out)
+	}
+	rc, err := r.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flags int
+	rc.Control(func(fd uintptr) { flags, err = unix.FcntlInt(fd, unix.F_GETFL, 0) })
+	if err != nil || flags&unix.O_NONBLOCK != 0 {
+		t.Errorf("stdin's flags after the run: %#x %v: still non-blocking", flags, err)
 	}
 }
