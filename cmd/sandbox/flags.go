@@ -264,6 +264,10 @@ func (f *runFlags) hostBase(dryRun bool) (uint32, error) {
 		return 0, fmt.Errorf("--host-ids %d: host ids %d-%d are for --host-ids auto, which locks each range it hands out; use auto, or a range outside them",
 			base, pool.First, poolEnd-1)
 	}
+	if def := uint64(sandbox.DefaultHostIDBase); base != def && base < def+hostids.RangeSize && def < base+hostids.RangeSize {
+		return 0, fmt.Errorf("--host-ids %d: overlaps host ids %d-%d, the default sandboxes' (whose root, id %d, would be one of this sandbox's users); use %d itself, auto, or a range apart",
+			base, def, def+hostids.RangeSize-1, def, def)
+	}
 	if who := hostids.Conflicts(base, hostids.RangeSize, pool.Passwd, pool.Group, pool.SubUID, pool.SubGID); len(who) > 0 {
 		if len(who) > 3 {
 			who = append(who[:3], fmt.Sprintf("%d more", len(who)-3))

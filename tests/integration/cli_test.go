@@ -792,6 +792,14 @@ func TestHostIDs(t *testing.T) {
 		}
 		return
 	}
+	// A range overlapping the default sandboxes' would make their root
+	// one of this sandbox's users.
+	if r := sandbox(t, "--host-ids", "99999", "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "overlaps host ids 100000-165535") {
+		t.Errorf("--host-ids 99999: %s", r)
+	}
+	if r := sandbox(t, "--host-ids", "100000", "--", "true"); r.code != 0 {
+		t.Errorf("--host-ids 100000, the default's own range: %s", r)
+	}
 	const lockDir = "/run/sandbox/hostids"
 	// hostMap is the uid_map of the process running sleep tag, as the
 	// host sees it: "0 BASE 65536".
@@ -972,11 +980,12 @@ func TestHostIDsQuotas(t *testing.T) {
 }
 
 // freeHostBase is a range below the auto pool that no account or
-// subordinate range of this host has: from systemd's unused 131072-524287,
-// else from its container ranges.
+// subordinate range of this host has, and apart from the default
+// sandboxes' 100000-165535: from systemd's unused 131072-524287 above
+// that, else from its container ranges.
 func freeHostBase(t *testing.T) uint64 {
 	t.Helper()
-	for base := uint64(0x20000); base < 0x70000000; base += 65536 {
+	for base := uint64(0x30000); base < 0x70000000; base += 65536 {
 		if len(hostids.Conflicts(base, 65536, "/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid")) == 0 {
 			return base
 		}
