@@ -8,12 +8,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	sandbox "github.com/gosandbox/sandbox"
 	"github.com/gosandbox/sandbox/cgroups"
+	"github.com/gosandbox/sandbox/rootfs"
 )
 
 func init() {
@@ -282,7 +284,20 @@ func openStatus(path string) (*statusFile, error) {
 	case "/dev/stdout":
 		return &statusFile{out: os.Stdout}, nil
 	}
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o644)
+	// No link on the way but root's or the caller's: a sandbox that can
+	// write a directory above the record (a --bind of it) must not point
+	// a later run's record at a file of its choice.
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := rootfs.ResolveTrusted(filepath.Dir(abs), uint32(os.Geteuid()))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	fd, err := unix.Openat2(unix.AT_FDCWD, filepath.Join(dir, filepath.Base(abs)), &unix.OpenHow{
+		Flags: unix.O_WRONLY | unix.O_CREAT | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC, Mode: 0o644,
+		Resolve: unix.RESOLVE_NO_SYMLINKS})
 	if err != nil {
 		if errors.Is(err, unix.ELOOP) {
 			return nil, fmt.Errorf("open %s: refusing a symbolic link: %w", path, err)

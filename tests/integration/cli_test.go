@@ -429,7 +429,7 @@ func TestStatusRecordNotRedirected(t *testing.T) {
 		t.Fatal(err)
 	}
 	status := filepath.Join(work, "status.json")
-	runWith := func(args ...string) (int, string) {
+	runAt := func(status string, args ...string) (int, string) {
 		cmd := exec.Command(sandboxBin(t), append([]string{"run", "--status-json", status}, args...)...)
 		var se bytes.Buffer
 		cmd.Stderr = &se
@@ -447,6 +447,7 @@ func TestStatusRecordNotRedirected(t *testing.T) {
 		}
 		return cmd.ProcessState.ExitCode(), se.String()
 	}
+	runWith := func(args ...string) (int, string) { return runAt(status, args...) }
 	intact := func(when string) {
 		t.Helper()
 		if b, err := os.ReadFile(victim); err != nil || string(b) != "precious\n" {
@@ -485,6 +486,22 @@ func TestStatusRecordNotRedirected(t *testing.T) {
 	waitGone(t, tag)
 	if b, err := os.ReadFile(status); err != nil || len(b) != 0 {
 		t.Errorf("after sandbox run was killed, the record holds %q (%v), want it empty", b, err)
+	}
+
+	// A link in place of a directory above the record, left by a
+	// sandbox (of a root caller's: an unprivileged caller's sandbox
+	// makes its links as the caller), is not followed: the record
+	// would land in a directory of its choosing.
+	if os.Geteuid() == 0 {
+		elsewhere := t.TempDir()
+		runWith("--bind", work+":/work", "--", "ln", "-s", elsewhere, "/work/out")
+		code, stderr = runAt(filepath.Join(work, "out", "status.json"), "--", "true")
+		if code != 125 || !strings.Contains(stderr, "owned by uid 100000") {
+			t.Errorf("a planted directory link: exit %d, stderr %q; want 125 naming the link", code, stderr)
+		}
+		if _, err := os.Lstat(filepath.Join(elsewhere, "status.json")); err == nil {
+			t.Errorf("the record was written through the planted link")
+		}
 	}
 
 	// A FIFO in its place: refused at once instead of blocking.
