@@ -331,8 +331,24 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	// path would hide the first without a word.
 	dsts := map[string]string{}
 	var order []string // destinations, in the order given
+	// The root's own links (a merged-/usr host's /lib → usr/lib): two
+	// destinations that name one place through them are one.
+	var rootLinks [][2]string
+	if v := spec.Annotations[rootfs.AnnotationSymlinks]; v != "" {
+		for _, pair := range strings.Split(v, ",") {
+			if link, target, ok := strings.Cut(pair, ":"); ok {
+				rootLinks = append(rootLinks, [2]string{filepath.Clean(link), filepath.Join("/", target)})
+			}
+		}
+	}
 	claim := func(flag, arg, dst string) error {
 		dst = filepath.Clean(dst)
+		for _, l := range rootLinks {
+			if dst == l[0] || strings.HasPrefix(dst, l[0]+"/") {
+				dst = l[1] + strings.TrimPrefix(dst, l[0])
+				break
+			}
+		}
 		if prev, ok := dsts[dst]; ok {
 			return fmt.Errorf("destination %s is already mounted by %s", dst, prev)
 		}

@@ -630,6 +630,14 @@ func TestBadFlags(t *testing.T) {
 			}
 		}
 	}
+	// On a merged-/usr host the root's /lib is a link to usr/lib: a mount
+	// on /lib would hide one given before it on /usr/lib/….
+	if fi, err := os.Lstat("/lib"); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		r := sandbox(t, "--ro-bind", "/etc:/usr/lib/x", "--bind", "/tmp:/lib", "--", "true")
+		if r.code != 125 || !strings.Contains(r.stderr, "it would hide --ro-bind /etc:/usr/lib/x") {
+			t.Errorf("a mount on /lib after one inside /usr/lib: %s", r)
+		}
+	}
 	// A bad flag stops the parse, but a --status-json after it still
 	// gets the record.
 	status := filepath.Join(t.TempDir(), "late.json")
