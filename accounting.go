@@ -42,10 +42,24 @@ func readStats(cg *cgroups.Cgroup) *cgStats {
 // the status never contradicts the exit code. The output limit is the
 // exception: output past it was dropped, so the caller did not get what
 // the command wrote, whatever its exit.
-// cpuSlack absorbs the difference between the accountings that see the
-// CPU time limit (the scheduler's, for RLIMIT_CPU) and the one reported
-// (the cgroup's, or rusage in microseconds).
-const cpuSlack = 10 * time.Millisecond
+// cpuSpent reports whether a failed run used up its CPU time: the tree's
+// reached the limit, or, for a death by SIGXCPU (xcpu), came within what
+// separates the accountings. RLIMIT_CPU fires on a process's sampled CPU
+// time (in ticks, which over-charge a process that shares its CPU), the
+// tree's is the cgroup's exact count: under load the signal comes up to a
+// few percent early by the latter.
+func cpuSpent(used, limit time.Duration, xcpu bool) bool {
+	if used >= limit {
+		return true
+	}
+	return xcpu && used >= limit-max(50*time.Millisecond, limit/20)
+}
+
+// xcpu reports a death by SIGXCPU, of the command or of a process whose
+// shell passed it on as exit status 128+SIGXCPU.
+func xcpu(r *Result) bool {
+	return unix.Signal(r.Signal) == unix.SIGXCPU || (r.Signal == 0 && r.ExitCode == 128+int(unix.SIGXCPU))
+}
 
 func (c *Cmd) result(st *spawn.State, stats *cgStats, killed Status, wall time.Duration) *Result {
 	r := &Result{ExitCode: -1, WallTime: Duration(wall), Unenforced: c.unenf}
@@ -83,7 +97,7 @@ func (c *Cmd) result(st *spawn.State, stats *cgStats, killed Status, wall time.D
 		r.Status = StatusMemoryLimit
 	case stats != nil && stats.oomKills > 0 && failed:
 		r.Status = StatusOOM
-	case c.Limits.CPUTime > 0 && failed && time.Duration(r.CPUTime)+cpuSlack >= c.Limits.CPUTime:
+	case c.Limits.CPUTime > 0 && failed && cpuSpent(time.Duration(r.CPUTime), c.Limits.CPUTime, xcpu(r)):
 		// A failure at or past the budget is its end, whoever saw it
 		// first: the watcher's kill, a process's RLIMIT_CPU (SIGXCPU, or
 		// a shell's exit status 152 after it), or the command giving up.

@@ -242,7 +242,7 @@ func TestCPUTimeAttribution(t *testing.T) {
 	res, err := c.Run()
 	var le *sandbox.LimitError
 	if res == nil || res.Status != sandbox.StatusTimeLimit || !errors.As(err, &le) || le.Limit != "time" {
-		t.Errorf("a spinner under a shell, 1s: %v %+v", err, res)
+		t.Errorf("a spinner under a shell, 1s: %v %#v", err, res)
 	}
 	c = sandbox.Command("sh", "-c", "kill -XCPU $$")
 	c.Limits.CPUTime = 10 * time.Second
