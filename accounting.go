@@ -34,25 +34,18 @@ func readStats(cg *cgroups.Cgroup) *cgStats {
 	return s
 }
 
-// result attributes the end of the run, in the order the Status constants
-// list: a limit the supervisor enforced, then what the kernel and the
-// accounting say. A kill of the supervisor's, an OOM kill or refused forks
-// count only when the command failed: one that exited 0 on its own (before
-// a timer's kill landed, or after a child of its was killed) is ok, so that
-// the status never contradicts the exit code. The output limit is the
-// exception: output past it was dropped, so the caller did not get what
-// the command wrote, whatever its exit.
 // cpuSpent reports whether a failed run used up its CPU time: the tree's
 // reached the limit, or, for a death by SIGXCPU (xcpu), came within what
 // separates the accountings. RLIMIT_CPU fires on a process's sampled CPU
 // time (in ticks, which over-charge a process that shares its CPU), the
-// tree's is the cgroup's exact count: under load the signal comes up to a
-// few percent early by the latter.
+// reported time is exact: under load the signal came 7 % early by the
+// latter. A SIGXCPU the command sends itself before it used three
+// quarters of its time is only a signal.
 func cpuSpent(used, limit time.Duration, xcpu bool) bool {
 	if used >= limit {
 		return true
 	}
-	return xcpu && used >= limit-max(50*time.Millisecond, limit/20)
+	return xcpu && used >= limit-max(50*time.Millisecond, limit/4)
 }
 
 // xcpu reports a death by SIGXCPU, of the command or of a process whose
@@ -61,6 +54,14 @@ func xcpu(r *Result) bool {
 	return unix.Signal(r.Signal) == unix.SIGXCPU || (r.Signal == 0 && r.ExitCode == 128+int(unix.SIGXCPU))
 }
 
+// result attributes the end of the run, in the order the Status constants
+// list: a limit the supervisor enforced, then what the kernel and the
+// accounting say. A kill of the supervisor's, an OOM kill or refused forks
+// count only when the command failed: one that exited 0 on its own (before
+// a timer's kill landed, or after a child of its was killed) is ok, so that
+// the status never contradicts the exit code. The output limit is the
+// exception: output past it was dropped, so the caller did not get what
+// the command wrote, whatever its exit.
 func (c *Cmd) result(st *spawn.State, stats *cgStats, killed Status, wall time.Duration) *Result {
 	r := &Result{ExitCode: -1, WallTime: Duration(wall), Unenforced: c.unenf}
 	if r.Unenforced == nil {

@@ -30,10 +30,11 @@ import (
 // everywhere. What a host cannot enforce is listed in Result.Unenforced
 // (and refused with Cmd.Strict).
 type Limits struct {
-	// CPUTime is the CPU time the whole tree may use (checked against the
-	// cgroup's accounting, and RLIMIT_CPU for each process as a backstop,
-	// rounded up to whole seconds). A run that fails with the tree's CPU
-	// time at or past it ends as time-limit, whatever saw it first.
+	// CPUTime is the CPU time the whole tree may use, checked against the
+	// cgroup's accounting, with RLIMIT_CPU for each process as a backstop
+	// (a second above it, rounded up to whole seconds); without a cgroup,
+	// RLIMIT_CPU alone (rounded up), for each process. A run that fails
+	// with its CPU time used up ends as time-limit, whatever saw it first.
 	CPUTime time.Duration
 	// WallTime is how long the command may run, from its exec (the
 	// sandbox's setup does not count).
@@ -113,7 +114,13 @@ type Cmd struct {
 
 	// Cancel is called when the context of CommandContext is done; nil
 	// kills the whole tree. If the command has not exited WaitDelay after
-	// Cancel, the tree is killed anyway.
+	// Cancel, the tree is killed anyway. What Wait returns then: the
+	// context's error, with status canceled when the command failed (so
+	// unlike os/exec, which returns the command's own exit error); when
+	// Cancel returns an error, that error, wrapped; when it returns
+	// os.ErrProcessDone, the command's own result, as if no cancel came.
+	// Without Cancel, a context that ended after the command exited on
+	// its own (it did not die of the kill) leaves its result as it is.
 	Cancel func() error
 	// WaitDelay bounds the wait, once the command exited, for its output
 	// to drain, and the wait after Cancel; zero waits without bound.
@@ -323,6 +330,14 @@ func (c *Cmd) Start() (err error) {
 	}
 	if err := c.makeCgroup(spec); err != nil {
 		return err
+	}
+	if l := c.Limits.CPUTime; l > 0 && c.cg != nil && c.cg.AccountsCPU() {
+		// The tree's limit is the watcher's, on the cgroup's exact count;
+		// RLIMIT_CPU only backs it, a second later, so that its SIGXCPU
+		// (on a process's tick-sampled time, ahead of that count under
+		// load) does not end the run first as a plain failure.
+		secs := uint64((l+time.Second-1)/time.Second) + 1
+		setRlimit(spec, "RLIMIT_CPU", secs, secs+1)
 	}
 	if c.OwnHostIDs {
 		if err := c.ownHostIDs(spec); err != nil {

@@ -167,7 +167,7 @@ func (c *Cmd) receiveConsole() error {
 			unix.Close(fd)
 		}
 		if flags&unix.MSG_CTRUNC != 0 {
-			return fmt.Errorf("sandbox: terminal: receiving the pty's master: truncated (%w)", unix.EMFILE)
+			return errors.New("sandbox: terminal: receiving the pty's master: its descriptors were cut off (MSG_CTRUNC: too many, or none free here)")
 		}
 		return fmt.Errorf("sandbox: terminal: the console socket carried %d bytes and %d descriptors, not the pty's master", n, len(fds))
 	}

@@ -157,7 +157,7 @@ func TestTerminalOutputLimit(t *testing.T) {
 // command's terminal is made there: it has a name inside (tty), belongs to
 // the command's user, has the spec's consoleSize, and no descriptor of the
 // console socket reaches the command. A spec without that devpts still
-// gets a terminal (the host's, nameless inside); a ptmx that is no pty
+// gets a terminal (the host's, nameless inside); a ptmx the spec masks
 // fails the setup at the step that found it.
 func TestTerminalInside(t *testing.T) {
 	testutil.RequireUserNS(t)
@@ -188,11 +188,18 @@ func TestTerminalInside(t *testing.T) {
 		t.Errorf("without a devpts at /dev/pts: %v %q", res, out.String())
 	}
 
-	c = ttyCommand("true")
-	c.Spec.Mounts = append(c.Spec.Mounts, specs.Mount{Destination: "/dev/pts/ptmx", Type: "bind", Source: "/dev/null", Options: []string{"bind"}})
+	c = noPtyCommand()
 	res, err := c.Run()
 	var se *spawn.StepError
 	if !errors.As(err, &se) || se.Op != "ioctl TIOCSPTLCK" || !errors.Is(err, syscall.ENOTTY) || res == nil || res.Status != sandbox.StatusSetupError {
-		t.Errorf("a ptmx that is /dev/null: %v %v, want a setup error at the unlock", res, err)
+		t.Errorf("a masked ptmx: %v %v, want a setup error at the unlock", res, err)
 	}
+}
+
+// noPtyCommand is a terminal command whose spec masks /dev/pts/ptmx
+// (/dev/null in its place): its setup fails at the pty's unlock.
+func noPtyCommand() *sandbox.Cmd {
+	c := ttyCommand("true")
+	c.Spec.Linux.MaskedPaths = append(c.Spec.Linux.MaskedPaths, "/dev/pts/ptmx")
+	return c
 }

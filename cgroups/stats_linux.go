@@ -78,6 +78,13 @@ func (c *Cgroup) Stats() (*Stats, error) {
 
 // ctrlDir returns the directory that holds ctrl for this sandbox, and
 // whether it is the cgroup2 one; "" when ctrl is not used.
+// AccountsCPU reports whether Stats counts the tree's CPU time: cpuacct on
+// cgroup v1, cpu.stat (present without the cpu controller) on v2.
+func (c *Cgroup) AccountsCPU() bool {
+	dir, _ := c.ctrlDir("cpuacct")
+	return dir != "" || c.v2 != nil
+}
+
 func (c *Cgroup) ctrlDir(ctrl string) (string, bool) {
 	if n := c.v1Node(ctrl); n != nil {
 		return n.dir, false

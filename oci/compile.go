@@ -220,8 +220,9 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 	if init {
 		// The reaper shares this process's memory, and with it the
 		// command line: the embedding program's arguments (a CI runner's
-		// token, say) would show at /proc/1/cmdline.
-		masked = append(masked, "/proc/1/cmdline")
+		// token, say) would show at /proc/1/cmdline, and at its one
+		// thread's /proc/1/task/1/cmdline (the reaper makes no other).
+		masked = append(masked, "/proc/1/cmdline", "/proc/1/task/1/cmdline")
 	}
 	rootPlan, err := rootfs.Compile(spec, rootfs.Options{
 		BundleDir: opts.BundleDir, SetupAsCaller: setupAsCaller, Privileged: privileged,
@@ -358,7 +359,7 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 		if cs := spec.Process.ConsoleSize; cs != nil {
 			ws = &unix.Winsize{Row: uint16(cs.Height), Col: uint16(cs.Width)} // checked ≤ 65535
 		}
-		b.Console("/dev/pts/ptmx", console, ws, 13, 14) // below scratch and the listener's register
+		b.Console("/dev/pts/ptmx", console, ws, 13, scratch) // 15 is the listener's; nothing lives in 13 or 14 here
 	}
 	if opts.Pdeathsig != 0 && !c.reaper {
 		b.Pdeathsig(opts.Pdeathsig) // after the identity change, which clears it
@@ -478,7 +479,10 @@ func checkTopLevel(spec *specs.Spec, opts Options, warnings *[]string) []error {
 			}
 		}
 		if p.Terminal && opts.Console && !ConsoleInside(spec) {
-			bad("process.terminal: the terminal is made in the sandbox's devpts, and no mount of type devpts has destination /dev/pts")
+			bad("process.terminal: the terminal is made in the sandbox's devpts, and no mount of type devpts with ptmxmode=0666 is at /dev/pts (see ConsoleInside)")
+		}
+		if p.Terminal && opts.Console && opts.Files > 0 && opts.Files < 3 {
+			bad("process.terminal: the terminal becomes descriptors 0, 1 and 2, and Options.Files is %d", opts.Files)
 		}
 		if cs := p.ConsoleSize; cs != nil && (cs.Height > 0xffff || cs.Width > 0xffff) {
 			bad("process.consoleSize: %dx%d: at most 65535 rows and columns", cs.Height, cs.Width)
@@ -511,22 +515,35 @@ func checkTopLevel(spec *specs.Spec, opts Options, warnings *[]string) []error {
 }
 
 // ConsoleInside reports whether spec mounts a devpts instance at /dev/pts
-// (after any other mount there), in a mount namespace of its own: where
-// Options.Console makes the command's terminal.
+// whose ptmx anyone may open (ptmxmode=0666, as runc's specs and the
+// default sandbox's have), with no later mount on it, over it or inside
+// it, in a mount namespace of its own: where Options.Console makes the
+// command's terminal.
 func ConsoleInside(spec *specs.Spec) bool {
 	if created, _ := Namespaces(spec); !created[specs.MountNamespace] {
 		return false
 	}
 	inside := false
 	for _, m := range spec.Mounts {
-		switch path.Clean(m.Destination) {
-		case "/dev/pts":
-			inside = m.Type == "devpts"
-		case "/dev", "/":
-			inside = false // hides an earlier /dev/pts
+		switch d := path.Clean(m.Destination); {
+		case d == "/dev/pts":
+			inside = m.Type == "devpts" && ptmxOpen(m.Options)
+		case d == "/dev" || d == "/" || strings.HasPrefix(d, "/dev/pts/"):
+			inside = false // hides it, or what it holds
 		}
 	}
 	return inside
+}
+
+// ptmxOpen reports whether devpts options give its ptmx mode o+rw.
+func ptmxOpen(options []string) bool {
+	for _, o := range options {
+		if v, ok := strings.CutPrefix(o, "ptmxmode="); ok {
+			mode, err := strconv.ParseUint(v, 8, 32)
+			return err == nil && mode&0o666 == 0o666
+		}
+	}
+	return false // 0000 by default
 }
 
 // sandboxSteps is about how many steps a sandbox's program has (the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -188,9 +189,23 @@ func TestConsoleNeedsDevpts(t *testing.T) {
 	if !oci.ConsoleInside(s) {
 		t.Fatal("the default spec has a devpts at /dev/pts")
 	}
-	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev", Type: "tmpfs", Source: "tmpfs"})
+	for _, m := range []specs.Mount{
+		{Destination: "/dev/pts/ptmx", Type: "bind", Source: "/dev/ptmx", Options: []string{"bind"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs"},
+	} {
+		s := sandbox.DefaultSpec(sandbox.DefaultOptions{Args: []string{"/bin/true"}})
+		s.Mounts = append(s.Mounts, m)
+		if oci.ConsoleInside(s) {
+			t.Errorf("a mount on %s after /dev/pts hides what it holds", m.Destination)
+		}
+	}
+	for i, m := range s.Mounts {
+		if m.Destination == "/dev/pts" {
+			s.Mounts[i].Options = slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return strings.HasPrefix(o, "ptmxmode=") })
+		}
+	}
 	if oci.ConsoleInside(s) {
-		t.Error("a /dev mounted after /dev/pts hides it")
+		t.Error("a devpts without ptmxmode=0666 (its ptmx is 0000) counts as one to make the terminal in")
 	}
 	_, err := oci.Compile(s, oci.Options{Console: true})
 	if err == nil || !strings.Contains(err.Error(), "process.terminal: ") {

@@ -32,11 +32,11 @@ func CheckImageRoot(dir string) error {
 	euid := uint32(os.Geteuid())
 	var st, rootSt unix.Stat_t
 	if err := unix.Stat("/", &rootSt); err != nil {
-		return err
+		return &os.PathError{Op: "stat", Path: "/", Err: err}
 	}
 	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
 		if err := unix.Lstat(d, &st); err != nil {
-			return &os.PathError{Op: "stat", Path: d, Err: err}
+			return &os.PathError{Op: "lstat", Path: d, Err: err}
 		}
 		last := d == filepath.Clean(dir)
 		switch {

@@ -332,20 +332,31 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	dsts := map[string]string{}
 	var order []string // destinations, in the order given
 	// The root's own links (a merged-/usr host's /lib → usr/lib): two
-	// destinations that name one place through them are one.
+	// destinations that name one place through them are one. (Links in
+	// a --root image or in a bound directory are not read.)
 	var rootLinks [][2]string
 	if v := spec.Annotations[rootfs.AnnotationSymlinks]; v != "" {
 		for _, pair := range strings.Split(v, ",") {
 			if link, target, ok := strings.Cut(pair, ":"); ok {
-				rootLinks = append(rootLinks, [2]string{filepath.Clean(link), filepath.Join("/", target)})
+				link = filepath.Clean(link)
+				if !filepath.IsAbs(target) {
+					target = filepath.Join(filepath.Dir(link), target)
+				}
+				rootLinks = append(rootLinks, [2]string{link, filepath.Clean(target)})
 			}
 		}
 	}
 	claim := func(flag, arg, dst string) error {
 		dst = filepath.Clean(dst)
-		for _, l := range rootLinks {
-			if dst == l[0] || strings.HasPrefix(dst, l[0]+"/") {
-				dst = l[1] + strings.TrimPrefix(dst, l[0])
+		for range 40 { // links to links, as the kernel's bound
+			changed := false
+			for _, l := range rootLinks {
+				if dst == l[0] || strings.HasPrefix(dst, l[0]+"/") {
+					dst, changed = filepath.Join(l[1], strings.TrimPrefix(dst, l[0])), true
+					break
+				}
+			}
+			if !changed {
 				break
 			}
 		}
