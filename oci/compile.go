@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -217,11 +218,12 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 	}
 	setupAsCaller := nsPlan == nil || nsPlan.SetupAsCaller()
 	var masked []string
-	if init {
+	if init && procVisible(spec) {
 		// The reaper shares this process's memory, and with it the
 		// command line: the embedding program's arguments (a CI runner's
 		// token, say) would show at /proc/1/cmdline, and at its one
 		// thread's /proc/1/task/1/cmdline (the reaper makes no other).
+		// (A procfs with hidepid=invisible hides pid 1 whole: no mask.)
 		masked = append(masked, "/proc/1/cmdline", "/proc/1/task/1/cmdline")
 	}
 	rootPlan, err := rootfs.Compile(spec, rootfs.Options{
@@ -512,6 +514,20 @@ func checkTopLevel(spec *specs.Spec, opts Options, warnings *[]string) []error {
 		}
 	}
 	return errs
+}
+
+// procVisible reports whether spec mounts a procfs that shows the
+// processes the command cannot ptrace (no hidepid=invisible, or 2).
+func procVisible(spec *specs.Spec) bool {
+	for _, m := range spec.Mounts {
+		if m.Type != "proc" {
+			continue
+		}
+		if !slices.Contains(m.Options, "hidepid=invisible") && !slices.Contains(m.Options, "hidepid=2") {
+			return true
+		}
+	}
+	return false
 }
 
 // ConsoleInside reports whether spec mounts a devpts instance at /dev/pts

@@ -61,6 +61,12 @@ func TestTTY(t *testing.T) {
 	if raw() {
 		t.Errorf("the terminal stayed raw while sandbox run was stopped")
 	}
+	// As a shell does (it continues a job it saw stop), wait until
+	// sandbox run has stopped itself: a SIGCONT before that would be
+	// lost, and it would then stop for good.
+	for deadline := time.Now().Add(10 * time.Second); procState(cmd.Process.Pid) != "T" && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 41, Col: 121})
 	cmd.Process.Signal(unix.SIGCONT)
 	expect("41 121")
