@@ -165,6 +165,13 @@ func TestTerminalNeedsTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	startFailsAt(t, c, "ioctl TIOCSCTTY", unix.ENOTTY, "terminal spec on /dev/null")
+}
+
+// startFailsAt starts c with /dev/null as its stdio and wants the start
+// to fail at the step named op, with errno; what names the case.
+func startFailsAt(t *testing.T, c *oci.Compiled, op string, errno unix.Errno, what string) {
+	t.Helper()
 	null, err := os.Open(os.DevNull)
 	if err != nil {
 		t.Fatal(err)
@@ -172,11 +179,11 @@ func TestTerminalNeedsTerminal(t *testing.T) {
 	defer null.Close()
 	p, err := c.Start(&spawn.Attr{Files: []*os.File{null, null, null}})
 	var se *spawn.StepError
-	if !errors.As(err, &se) || se.Op != "ioctl TIOCSCTTY" || !errors.Is(err, unix.ENOTTY) {
+	if !errors.As(err, &se) || se.Op != op || !errors.Is(err, errno) {
 		if p != nil {
 			p.Wait()
 		}
-		t.Errorf("terminal spec on /dev/null: %v, want the ioctl TIOCSCTTY step's ENOTTY", err)
+		t.Errorf("%s: %v, want the %s step's %s", what, err, op, unix.ErrnoName(errno))
 	}
 }
 
@@ -245,17 +252,5 @@ func TestRootSwappedForLink(t *testing.T) {
 	if err := os.Symlink("/", img); err != nil {
 		t.Fatal(err)
 	}
-	null, err := os.Open(os.DevNull)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer null.Close()
-	p, err := c.Start(&spawn.Attr{Files: []*os.File{null, null, null}})
-	var se *spawn.StepError
-	if !errors.As(err, &se) || se.Op != "openat2" || !errors.Is(err, unix.ELOOP) {
-		if p != nil {
-			p.Wait()
-		}
-		t.Errorf("a root swapped for a link to /: %v, want the root's openat2 to fail with ELOOP", err)
-	}
+	startFailsAt(t, c, "openat2", unix.ELOOP, "a root swapped for a link to /")
 }
