@@ -168,6 +168,12 @@ type Cmd struct {
 	// Pids and CPUs, or the spec's linux.resources).
 	res cgroups.Resources
 
+	// owned are the pipe ends the pipe methods made for the streams, and
+	// afterWait the ends they returned, which Wait closes.
+	owned     map[*os.File]bool
+	afterWait []io.Closer
+	stdinPipe *closeOnce // StdinPipe's end, closed once the command exited
+
 	// console is the socket the command sends its pty's master over
 	// (oci.Options.Console), and consolePeer the sandbox's end, until Start
 	// has the master.
@@ -452,6 +458,9 @@ func (c *Cmd) Wait() (*Result, error) {
 		return nil, errors.New("sandbox: not started")
 	}
 	<-c.done
+	for _, cl := range c.afterWait {
+		cl.Close()
+	}
 	return c.Result, c.waitErr
 }
 
@@ -663,6 +672,13 @@ func (c *Cmd) cleanup() {
 	}
 	c.pending, c.stdinW = nil, nil
 	c.releaseHostIDs()
+	c.closeOwned()
+	for _, cl := range c.afterWait {
+		cl.Close()
+	}
+	if c.stdinPipe != nil {
+		c.stdinPipe.Close()
+	}
 }
 
 // hasReaper reports whether the sandbox's first process stays as a

@@ -61,6 +61,9 @@ func (c *Cmd) stdio(spec *specs.Spec) ([]*os.File, error) {
 			break
 		}
 		files = append(files, in)
+		if _, ok := c.owned[in]; ok {
+			c.closers = append(c.closers, in) // StdinPipe's: the command holds its own
+		}
 	default:
 		r, w, err := os.Pipe()
 		if err != nil {
@@ -96,6 +99,9 @@ func (c *Cmd) stdio(spec *specs.Spec) ([]*os.File, error) {
 			files = append(files, nf)
 		case isFile && !counted:
 			files = append(files, f)
+			if _, ok := c.owned[f]; ok {
+				c.closers = append(c.closers, f) // a pipe method's: the command holds its own
+			}
 		default:
 			r, w, err := os.Pipe()
 			if err != nil {
@@ -368,6 +374,9 @@ func (c *Cmd) supervise() {
 	if c.relay != nil {
 		c.relay.stop(true)
 	}
+	if c.stdinPipe != nil {
+		c.stdinPipe.Close() // as os/exec's Wait does once the command exited
+	}
 	if wall != nil {
 		wall.Stop()
 	}
@@ -400,6 +409,7 @@ func (c *Cmd) supervise() {
 		<-drained
 	}
 	c.closeReaders()
+	c.closeOwned() // the output drained into them: their readers see EOF
 
 	// A limit's kill names the end; failing that, a cancel does, unless
 	// it came too late: the command had ended on its own (the default

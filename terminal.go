@@ -104,7 +104,15 @@ func (c *Cmd) ttyStdio(spec *specs.Spec) ([]*os.File, error) {
 		c.copiers.Add(1)
 		go c.copyOut(c.ptmx, c.Stdout)
 	})
-	switch in := c.Stdin.(type) {
+	in := c.Stdin
+	if f, ok := in.(*os.File); ok {
+		if _, mine := c.owned[f]; mine {
+			// StdinPipe's: copied until its writer closes it (by the
+			// command's exit at the latest), not polled as a caller's.
+			in = struct{ io.Reader }{f}
+		}
+	}
+	switch in := in.(type) {
 	case nil:
 		// As /dev/null: the first read ends at once.
 		c.pending = append(c.pending, func() { writeEOF(c.ptmx, '\n') })
