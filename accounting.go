@@ -35,7 +35,8 @@ func readStats(cg *cgroups.Cgroup) *cgStats {
 }
 
 // cpuSpent reports whether a failed run used up its CPU time: the tree's
-// reached the limit, or, for a death by SIGXCPU (xcpu), came within what
+// reached the limit, or, for a death by SIGXCPU (xcpu) where RLIMIT_CPU
+// is the enforcement (no cgroup that counts CPU), came within what
 // separates the accountings. RLIMIT_CPU fires on a process's sampled CPU
 // time (in ticks, which over-charge a process that shares its CPU), the
 // reported time is exact: under load the signal came 7 % early by the
@@ -98,7 +99,7 @@ func (c *Cmd) result(st *spawn.State, stats *cgStats, killed Status, wall time.D
 		r.Status = StatusMemoryLimit
 	case stats != nil && stats.oomKills > 0 && failed:
 		r.Status = StatusOOM
-	case c.Limits.CPUTime > 0 && failed && cpuSpent(time.Duration(r.CPUTime), c.Limits.CPUTime, xcpu(r)):
+	case c.Limits.CPUTime > 0 && failed && cpuSpent(time.Duration(r.CPUTime), c.Limits.CPUTime, xcpu(r) && (stats == nil || !stats.hasCPU)):
 		// A failure at or past the budget is its end, whoever saw it
 		// first: the watcher's kill, a process's RLIMIT_CPU (SIGXCPU, or
 		// a shell's exit status 152 after it), or the command giving up.

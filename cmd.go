@@ -199,7 +199,10 @@ func CommandContext(ctx context.Context, name string, arg ...string) *Cmd {
 // EffectiveSpec returns the spec Start will run, with Limits applied: as
 // rlimits, and Memory, Pids and CPUs as linux.resources (memory.limit and
 // swap, pids.limit, cpu.quota and period, replacing the spec's values of
-// those alone). It does not start anything.
+// those alone). It does not start anything. Start changes two values
+// more, which depend on what it finds then: with a cgroup that counts CPU
+// time, RLIMIT_CPU goes a second above CPUTime (the cgroup's watcher
+// enforces it), and a terminal made in the sandbox gets consoleSize.
 func (c *Cmd) EffectiveSpec() (*specs.Spec, error) {
 	var spec *specs.Spec
 	switch {
@@ -307,6 +310,9 @@ func (c *Cmd) Start() (err error) {
 	}
 	c.started = true
 	defer func() {
+		if err != nil {
+			c.closePipes() // as os/exec: a reader of a pipe method's sees EOF
+		}
 		switch {
 		case err == nil || c.Result != nil:
 		case c.ctx != nil && c.ctx.Err() != nil && errors.Is(err, c.ctx.Err()):
@@ -458,9 +464,7 @@ func (c *Cmd) Wait() (*Result, error) {
 		return nil, errors.New("sandbox: not started")
 	}
 	<-c.done
-	for _, cl := range c.afterWait {
-		cl.Close()
-	}
+	c.closePipes()
 	return c.Result, c.waitErr
 }
 
@@ -672,13 +676,7 @@ func (c *Cmd) cleanup() {
 	}
 	c.pending, c.stdinW = nil, nil
 	c.releaseHostIDs()
-	c.closeOwned()
-	for _, cl := range c.afterWait {
-		cl.Close()
-	}
-	if c.stdinPipe != nil {
-		c.stdinPipe.Close()
-	}
+	c.closePipes()
 }
 
 // hasReaper reports whether the sandbox's first process stays as a

@@ -488,8 +488,9 @@ func TestLimitsAsResources(t *testing.T) {
 
 // TestReaperCmdline: the sandbox's pid 1 shares this process's memory,
 // command line included; the command cannot read it (a runner's arguments
-// may hold its secrets): it is masked, its one thread's too. A procfs
-// with hidepid=invisible hides pid 1 whole, and needs no mask.
+// may hold its secrets): it is masked, its one thread's too, in every
+// procfs of the spec's, whatever its hidepid (gid= shows pid 1 to that
+// group anyway). A procfs with hidepid=invisible alone hides pid 1 whole.
 func TestReaperCmdline(t *testing.T) {
 	testutil.RequireUserNS(t)
 	script := `cat /proc/1/cmdline /proc/1/task/1/cmdline 2>/dev/null; echo "[$(ls -d /proc/1 2>/dev/null)]"`
@@ -507,5 +508,19 @@ func TestReaperCmdline(t *testing.T) {
 	out, err = c.Output()
 	if err != nil || string(out) != "[]\n" {
 		t.Errorf("hidepid=invisible: %q %v, want pid 1 out of sight", out, err)
+	}
+
+	script = `cat /proc/1/cmdline /proc/1/task/1/cmdline /proc2/1/cmdline /proc2/1/task/1/cmdline 2>/dev/null; echo "[$(ls -d /proc/1 /proc2/1 2>/dev/null)]"`
+	c = sandbox.Command("sh", "-c", script)
+	c.Spec = sandbox.DefaultSpec(sandbox.DefaultOptions{Args: c.Args})
+	for i, m := range c.Spec.Mounts {
+		if m.Type == "proc" {
+			c.Spec.Mounts[i].Options = append(slices.Clone(m.Options), "hidepid=invisible", "gid=0")
+		}
+	}
+	c.Spec.Mounts = append(c.Spec.Mounts, specs.Mount{Destination: "/proc2", Type: "proc", Source: "proc"})
+	out, err = c.Output()
+	if err != nil || string(out) != "[/proc/1\n/proc2/1]\n" {
+		t.Errorf("hidepid=invisible with gid=0, and a second procfs: %q %v, want pid 1 seen, its command lines empty", out, err)
 	}
 }

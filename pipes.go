@@ -99,6 +99,29 @@ func (c *Cmd) closeOwned() {
 	}
 }
 
+// closeOwnedOut closes w when it is the Cmd's end of an output pipe: its
+// copier is done, and its reader then sees EOF without waiting for the
+// other stream's.
+func (c *Cmd) closeOwnedOut(w io.Writer) {
+	if f, ok := w.(*os.File); ok {
+		if out, mine := c.owned[f]; mine && out {
+			f.Close()
+		}
+	}
+}
+
+// closePipes closes every end of the pipe methods' pipes: the Cmd's, and
+// those it returned. For a failed Start, and by Wait.
+func (c *Cmd) closePipes() {
+	c.closeOwned()
+	for _, cl := range c.afterWait {
+		cl.Close()
+	}
+	if c.stdinPipe != nil {
+		c.stdinPipe.Close()
+	}
+}
+
 // closeOnce is a pipe end whose Close may be called by the caller and by
 // Wait alike: only the first closes.
 type closeOnce struct {

@@ -4,6 +4,7 @@ package sandbox_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"strings"
 	"testing"
@@ -105,15 +106,50 @@ func TestPipes(t *testing.T) {
 		t.Errorf("terminal: %q %v, want the line echoed and then cat's", got, err)
 	}
 
-	// A failed Start closes them: a reader does not hang.
-	c = sandbox.Command("/nonexistent")
+	// Counted output: each stream's reader sees EOF when that stream
+	// ends, not when both have (stdout read to its end first, as os/exec
+	// allows, while stderr still fills its pipe).
+	c = sandbox.Command("sh", "-c", "echo out; exec 1>&-; head -c 300000 /dev/zero >&2")
+	c.Limits.Output = 1 << 20
 	out, _ = c.StdoutPipe()
-	in, _ = c.StdinPipe()
-	if err := c.Start(); err == nil {
-		t.Fatal("started /nonexistent")
+	errPipe, _ = c.StderrPipe()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
 	}
-	if b, err := io.ReadAll(out); len(b) != 0 || (err != nil && !strings.Contains(err.Error(), "closed")) {
-		t.Errorf("StdoutPipe after a failed Start: %q %v", b, err)
+	got = readWithin(t, out, "stdout, counted, before stderr")
+	n, _ = io.Copy(io.Discard, errPipe)
+	if res, err := c.Wait(); err != nil || string(got) != "out\n" || n != 300000 {
+		t.Errorf("counted, two streams: %q, %d bytes: %v %v", got, n, res, err)
+	}
+
+	// A failed Start closes them, early or late: a reader does not hang.
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	bad := []*sandbox.Cmd{sandbox.Command("/nonexistent"), sandbox.CommandContext(canceled, "true"), sandbox.Command("true")}
+	bad[2].Limits.CPUTime = -1
+	for _, c := range bad {
+		out, _ = c.StdoutPipe()
+		c.StdinPipe()
+		if err := c.Start(); err == nil {
+			t.Fatalf("%v started", c.Args)
+		}
+		if b := readWithin(t, out, "StdoutPipe after a failed Start"); len(b) != 0 {
+			t.Errorf("StdoutPipe after a failed Start: %q", b)
+		}
+	}
+
+	// On a terminal, input left unread when the command exits (more
+	// than the terminal and the pipe hold) does not hold Wait.
+	c = ttyCommand("stty -echo; head -c 3 >/dev/null; echo done")
+	in, _ = c.StdinPipe()
+	out, _ = c.StdoutPipe()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(in, io.LimitReader(zeros{}, 1<<20)) // never closed by its writer
+	got = readWithin(t, out, "terminal, input left")
+	if _, err := c.Wait(); err != nil || !strings.Contains(string(got), "done") {
+		t.Errorf("terminal, input left: %q %v", got, err)
 	}
 
 	var buf bytes.Buffer
@@ -130,4 +166,38 @@ func TestPipes(t *testing.T) {
 	if n := countFds(t); n > fds {
 		t.Errorf("descriptors %d → %d", fds, n)
 	}
+}
+
+// readWithin reads r to its end, failing the test after 20 s.
+func readWithin(t *testing.T, r io.Reader, what string) []byte {
+	t.Helper()
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := io.ReadAll(r)
+		done <- result{b, err}
+	}()
+	select {
+	case res := <-done:
+		return res.b
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: no EOF in 20 s", what)
+		return nil
+	}
+}
+
+// zeros reads as an endless run of 'x' lines.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'x'
+		if i%64 == 63 {
+			p[i] = '\n'
+		}
+	}
+	return len(p), nil
 }

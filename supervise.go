@@ -112,7 +112,10 @@ func (c *Cmd) stdio(spec *specs.Spec) ([]*os.File, error) {
 			files = append(files, w)
 			c.pending = append(c.pending, func() {
 				c.copiers.Add(1)
-				go c.copyOut(r, out)
+				go func() {
+					c.copyOut(r, out)
+					c.closeOwnedOut(out)
+				}()
 			})
 		}
 	}
@@ -376,6 +379,11 @@ func (c *Cmd) supervise() {
 	}
 	if c.stdinPipe != nil {
 		c.stdinPipe.Close() // as os/exec's Wait does once the command exited
+	}
+	if c.ptmx != nil {
+		// Input still being typed into the terminal has no reader now:
+		// its copier ends (a full terminal would hold it for good).
+		c.ptmx.SetWriteDeadline(time.Now())
 	}
 	if wall != nil {
 		wall.Stop()

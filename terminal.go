@@ -102,7 +102,10 @@ func (c *Cmd) ttyStdio(spec *specs.Spec) ([]*os.File, error) {
 	// The closures below run once the command runs, c.ptmx set.
 	c.pending = append(c.pending, func() {
 		c.copiers.Add(1)
-		go c.copyOut(c.ptmx, c.Stdout)
+		go func() {
+			c.copyOut(c.ptmx, c.Stdout)
+			c.closeOwnedOut(c.Stdout)
+		}()
 	})
 	in := c.Stdin
 	if f, ok := in.(*os.File); ok {
@@ -136,9 +139,11 @@ func (c *Cmd) ttyStdio(spec *specs.Spec) ([]*os.File, error) {
 			go func() {
 				defer c.copiers.Done()
 				w := &lastByteWriter{w: master, last: '\n'}
+				// Ends at EOF, or once the command exited with input
+				// left (supervise's write deadline).
 				if _, err := io.Copy(w, in); err == nil {
 					writeEOF(master, w.last)
-				} else if !errors.Is(err, unix.EIO) && !errors.Is(err, os.ErrClosed) {
+				} else if !errors.Is(err, unix.EIO) && !errors.Is(err, os.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
 					c.setCopyErr(err)
 				}
 			}()

@@ -36,7 +36,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -218,13 +217,20 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 	}
 	setupAsCaller := nsPlan == nil || nsPlan.SetupAsCaller()
 	var masked []string
-	if init && procVisible(spec) {
+	if init {
 		// The reaper shares this process's memory, and with it the
 		// command line: the embedding program's arguments (a CI runner's
 		// token, say) would show at /proc/1/cmdline, and at its one
-		// thread's /proc/1/task/1/cmdline (the reaper makes no other).
-		// (A procfs with hidepid=invisible hides pid 1 whole: no mask.)
-		masked = append(masked, "/proc/1/cmdline", "/proc/1/task/1/cmdline")
+		// thread's /proc/1/task/1/cmdline (the reaper makes no other),
+		// in every procfs the spec mounts. Masked whatever the mount's
+		// options (hidepid has exceptions: gid=, and a later hidepid=
+		// wins); a path that does not show (hidden) is skipped.
+		for _, m := range spec.Mounts {
+			if m.Type == "proc" {
+				d := path.Clean(m.Destination)
+				masked = append(masked, path.Join(d, "1/cmdline"), path.Join(d, "1/task/1/cmdline"))
+			}
+		}
 	}
 	rootPlan, err := rootfs.Compile(spec, rootfs.Options{
 		BundleDir: opts.BundleDir, SetupAsCaller: setupAsCaller, Privileged: privileged,
@@ -516,20 +522,6 @@ func checkTopLevel(spec *specs.Spec, opts Options, warnings *[]string) []error {
 	return errs
 }
 
-// procVisible reports whether spec mounts a procfs that shows the
-// processes the command cannot ptrace (no hidepid=invisible, or 2).
-func procVisible(spec *specs.Spec) bool {
-	for _, m := range spec.Mounts {
-		if m.Type != "proc" {
-			continue
-		}
-		if !slices.Contains(m.Options, "hidepid=invisible") && !slices.Contains(m.Options, "hidepid=2") {
-			return true
-		}
-	}
-	return false
-}
-
 // ConsoleInside reports whether spec mounts a devpts instance at /dev/pts
 // whose ptmx anyone may open (ptmxmode=0666, as runc's specs and the
 // default sandbox's have), with no later mount on it, over it or inside
@@ -551,15 +543,17 @@ func ConsoleInside(spec *specs.Spec) bool {
 	return inside
 }
 
-// ptmxOpen reports whether devpts options give its ptmx mode o+rw.
+// ptmxOpen reports whether devpts options give its ptmx mode o+rw (the
+// last ptmxmode= counts, as with the kernel's; 0000 without one).
 func ptmxOpen(options []string) bool {
+	open := false
 	for _, o := range options {
 		if v, ok := strings.CutPrefix(o, "ptmxmode="); ok {
 			mode, err := strconv.ParseUint(v, 8, 32)
-			return err == nil && mode&0o666 == 0o666
+			open = err == nil && mode&0o666 == 0o666
 		}
 	}
-	return false // 0000 by default
+	return open
 }
 
 // sandboxSteps is about how many steps a sandbox's program has (the

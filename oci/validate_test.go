@@ -225,6 +225,19 @@ func TestConsoleNeedsDevpts(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "process.consoleSize: ") {
 		t.Errorf("consoleSize 70000x80: %v", err)
 	}
+	s.Process.ConsoleSize = nil
+	_, err = oci.Compile(s, oci.Options{Console: true, Files: 2})
+	if err == nil || !strings.Contains(err.Error(), "Options.Files is 2") {
+		t.Errorf("a console with 2 files: %v", err)
+	}
+	for i, m := range s.Mounts {
+		if m.Destination == "/dev/pts" {
+			s.Mounts[i].Options = append(slices.Clone(m.Options), "ptmxmode=0")
+		}
+	}
+	if oci.ConsoleInside(s) {
+		t.Error("a later ptmxmode=0 (the kernel keeps the last) counts as open")
+	}
 }
 
 // TestRootSwappedForLink: the root is opened in the child with no

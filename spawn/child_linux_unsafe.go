@@ -183,9 +183,15 @@ func childMain(h *header) {
 				goto fail
 			}
 			h.reapPid = uint64(r1)
-			// The command reports on the status pipe from now on; holding it
-			// would delay the EOF that tells the parent it exec'd.
-			rawSyscall6(unix.SYS_CLOSE, uintptr(h.statusFd), 0, 0, 0, 0, 0)
+			// The command has its own copies of every descriptor: keep
+			// none but the signalfd. Holding the status pipe would delay
+			// the EOF that tells the parent the command exec'd; holding
+			// its stdio, a reader's EOF when the command closes its
+			// output, or a writer's EPIPE when it closes its input.
+			if a5 > 0 {
+				rawSyscall6(unix.SYS_CLOSE_RANGE, 0, a5-1, 0, 0, 0, 0)
+			}
+			rawSyscall6(unix.SYS_CLOSE_RANGE, a5+1, ^uintptr(0), 0, 0, 0, 0)
 			for {
 				r1, e = rawSyscall6(unix.SYS_READ, a5, uintptr(unsafe.Pointer(&h.reapBuf)), unsafe.Sizeof(h.reapBuf), 0, 0, 0)
 				if e != 0 && e != uintptr(unix.EINTR) {

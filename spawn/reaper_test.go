@@ -3,6 +3,7 @@
 package spawn
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -137,5 +138,41 @@ func TestNewPidNoReaper(t *testing.T) {
 	p := runProbe(t, &Exec{CloneFlags: unix.CLONE_NEWPID}, nil)
 	if p.Pid != 1 {
 		t.Errorf("pid %d in the new namespace, want 1", p.Pid)
+	}
+}
+
+// TestReaperKeepsNoDescriptors: the reaper closes its copies of the
+// command's descriptors once the command is cloned: a reader of the
+// command's stdout sees EOF when the command closes it, while the command
+// still runs.
+func TestReaperKeepsNoDescriptors(t *testing.T) {
+	testutil.RequireRoot(t)
+	leakCheck(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p, err := Start(reaperProgram(t, "/bin/sh", "-c", "echo out; exec 1>&-; sleep 30"), &Attr{Files: []*os.File{nil, w, os.Stderr}})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		p.Signal(unix.SIGKILL)
+		p.Wait()
+	}()
+	done := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	select {
+	case got := <-done:
+		if got != "out\n" {
+			t.Errorf("read %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no EOF on stdout while the command, which closed it, runs on: the reaper holds a copy")
 	}
 }

@@ -61,7 +61,8 @@ func runExplain(args []string) int {
 	defer compiled.Close()
 	fmt.Print(compiled.Program)
 	if res.Any() || c.Limits.CPUTime > 0 {
-		fmt.Println("# with these limits, sandbox run also creates a cgroup: the child starts in it (CLONE_INTO_CGROUP) and joins any cgroup v1 hierarchy with a write to cgroup.procs after pivot_root")
+		fmt.Println("# with these limits, sandbox run also creates a cgroup: the child starts in it (CLONE_INTO_CGROUP) and joins any cgroup v1 hierarchy with a write to cgroup.procs after pivot_root; " +
+			"where the cgroup counts CPU time, --time's RLIMIT_CPU is then a second higher (a backstop to the cgroup's watcher)")
 	}
 	for _, w := range append(f.warnings, compiled.Warnings...) {
 		fmt.Println("# warning:", w)

@@ -64,7 +64,10 @@ func TestTTY(t *testing.T) {
 	// As a shell does (it continues a job it saw stop), wait until
 	// sandbox run has stopped itself: a SIGCONT before that would be
 	// lost, and it would then stop for good.
-	for deadline := time.Now().Add(10 * time.Second); procState(cmd.Process.Pid) != "T" && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(10 * time.Second); procState(cmd.Process.Pid) != "T"; {
+		if time.Now().After(deadline) {
+			t.Fatalf("sandbox run did not stop itself after SIGTSTP (state %q)", procState(cmd.Process.Pid))
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 41, Col: 121})
