@@ -3,6 +3,7 @@
 package sandbox_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -41,6 +42,32 @@ func ExampleCmd_Start_setupError() {
 		fmt.Println(se.Op, se.Target, se.Errno)
 	}
 	// Output: execve /no/such/program no such file or directory
+}
+
+// Stream a command's output as it comes, os/exec style: the pipe reads
+// to its end when the command's output ends.
+func ExampleCmd_StdoutPipe() {
+	c := sandbox.Command("sh", "-c", "for i in 1 2 3; do echo line $i; done")
+	out, err := c.StdoutPipe()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := c.Start(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		fmt.Println("got", sc.Text())
+	}
+	if _, err := c.Wait(); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// got line 1
+	// got line 2
+	// got line 3
 }
 
 // Cancelling the context kills the whole tree.
