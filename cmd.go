@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -540,10 +541,38 @@ func (l *Limits) validate() error {
 	if l.Pids > cgroups.MaxPids {
 		errs = append(errs, fmt.Errorf("sandbox: pids limit %d: at most %d (the kernel's limit on pids)", l.Pids, cgroups.MaxPids))
 	}
+	if err := CheckOpenFiles(l.OpenFiles); err != nil {
+		errs = append(errs, fmt.Errorf("sandbox: Limits.OpenFiles %d: %w", l.OpenFiles, err))
+	}
 	if l.CPUs != 0 && !(l.CPUs >= 0.01 && l.CPUs <= MaxCPUs) { // NaN too
 		errs = append(errs, fmt.Errorf("sandbox: Limits.CPUs is %g: must be between 0.01 and %d, or 0 for none", l.CPUs, MaxCPUs))
 	}
 	return errors.Join(errs...)
+}
+
+// CheckOpenFiles refuses a limit on open descriptors (Limits.OpenFiles)
+// that the setup's prlimit would: above the kernel's fs.nr_open, or above
+// this process's hard limit without CAP_SYS_RESOURCE to raise it. Zero
+// (the default) passes.
+func CheckOpenFiles(n uint64) error {
+	if n == 0 {
+		return nil
+	}
+	if b, err := os.ReadFile("/proc/sys/fs/nr_open"); err == nil {
+		if max, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && n > max {
+			return fmt.Errorf("at most %d (fs.nr_open)", max)
+		}
+	}
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) != nil || n <= rl.Max {
+		return nil
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err == nil && data[unix.CAP_SYS_RESOURCE/32].Effective&(1<<(unix.CAP_SYS_RESOURCE%32)) != 0 {
+		return nil
+	}
+	return fmt.Errorf("above this process's hard limit of %d, which only CAP_SYS_RESOURCE may raise", rl.Max)
 }
 
 // makeCgroup creates the run's cgroup when the spec's linux.resources

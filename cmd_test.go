@@ -524,3 +524,18 @@ func TestReaperCmdline(t *testing.T) {
 		t.Errorf("hidepid=invisible with gid=0, and a second procfs: %q %v, want pid 1 seen, its command lines empty", out, err)
 	}
 }
+
+// TestOpenFilesChecked: a Limits.OpenFiles the setup's prlimit would
+// refuse (above fs.nr_open) is refused by Start, by name, before anything
+// runs.
+func TestOpenFilesChecked(t *testing.T) {
+	c := sandbox.Command("true")
+	c.Limits.OpenFiles = 1 << 40
+	err := c.Start()
+	if err == nil || !strings.Contains(err.Error(), "Limits.OpenFiles 1099511627776: at most") {
+		t.Errorf("OpenFiles 2^40: %v", err)
+	}
+	if c.Process != nil {
+		t.Error("a process was started")
+	}
+}

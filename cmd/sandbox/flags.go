@@ -455,7 +455,7 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 	if f.memory > 0 && f.memory < cgroups.MinMemory {
 		errs = append(errs, fmt.Errorf("--memory %d: at least 1m (a smaller limit would take the sandbox's setup, which shares sandbox run's memory)", f.memory))
 	}
-	if err := checkNofile(f.nofile); err != nil {
+	if err := sandbox.CheckOpenFiles(f.nofile); err != nil {
 		errs = append(errs, fmt.Errorf("--nofile %d: %w", f.nofile, err))
 	}
 	if f.cpus != 0 && !(f.cpus >= 0.01 && f.cpus <= sandbox.MaxCPUs) {
@@ -775,30 +775,6 @@ func writeJSON(w io.Writer, v any) error {
 // hasEnv reports whether env (K=V entries) sets k.
 func hasEnv(env []string, k string) bool {
 	return slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, k+"=") })
-}
-
-// checkNofile refuses a --nofile the setup's prlimit would: above the
-// kernel's fs.nr_open, or above this process's hard limit without
-// CAP_SYS_RESOURCE to raise it.
-func checkNofile(n uint64) error {
-	if n == 0 {
-		return nil
-	}
-	if b, err := os.ReadFile("/proc/sys/fs/nr_open"); err == nil {
-		if max, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && n > max {
-			return fmt.Errorf("at most %d (fs.nr_open)", max)
-		}
-	}
-	var rl unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) != nil || n <= rl.Max {
-		return nil
-	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err == nil && data[unix.CAP_SYS_RESOURCE/32].Effective&(1<<(unix.CAP_SYS_RESOURCE%32)) != 0 {
-		return nil
-	}
-	return fmt.Errorf("above this process's hard limit of %d, which only CAP_SYS_RESOURCE may raise", rl.Max)
 }
 
 // unwritableBy says why host uid:gid cannot write the bind source src
