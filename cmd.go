@@ -480,15 +480,67 @@ func (c *Cmd) Run() (*Result, error) {
 	return c.Wait()
 }
 
-// Output runs the command and returns its standard output.
+// Output runs the command and returns its standard output. With Stderr
+// nil, an *ExitError it returns holds the command's standard error (its
+// first and last 32 KiB), as os/exec's.
 func (c *Cmd) Output() ([]byte, error) {
 	if c.Stdout != nil {
 		return nil, errors.New("sandbox: Stdout already set")
 	}
 	var b strings.Builder
 	c.Stdout = &b
+	var stderr *headTail
+	if c.Stderr == nil {
+		stderr = &headTail{n: 32 << 10}
+		c.Stderr = stderr
+	}
 	_, err := c.Run()
+	var ee *ExitError
+	if stderr != nil && errors.As(err, &ee) {
+		ee.Stderr = stderr.Bytes()
+	}
 	return []byte(b.String()), err
+}
+
+// headTail keeps the first and the last n bytes written to it.
+type headTail struct {
+	n          int
+	head, tail []byte
+	skipped    int64
+}
+
+func (h *headTail) Write(p []byte) (int, error) {
+	written := len(p)
+	if room := h.n - len(h.head); room > 0 {
+		k := min(room, len(p))
+		h.head = append(h.head, p[:k]...)
+		p = p[k:]
+	}
+	if len(p) == 0 {
+		return written, nil
+	}
+	// The tail keeps the last n bytes; what falls out of it is skipped.
+	if len(p) >= h.n {
+		h.skipped += int64(len(h.tail) + len(p) - h.n)
+		h.tail = append(h.tail[:0], p[len(p)-h.n:]...)
+		return written, nil
+	}
+	if over := len(h.tail) + len(p) - h.n; over > 0 {
+		h.skipped += int64(over)
+		h.tail = append(h.tail[:0], h.tail[over:]...)
+	}
+	h.tail = append(h.tail, p...)
+	return written, nil
+}
+
+// Bytes is the head, then the tail, with a line saying how many bytes
+// were left out between them, as os/exec's.
+func (h *headTail) Bytes() []byte {
+	out := slices.Clone(h.head)
+	if h.skipped > 0 {
+		out = fmt.Appendf(out, "\n... omitting %d bytes ...\n", h.skipped)
+	}
+	return append(out, h.tail...)
 }
 
 // CombinedOutput runs the command and returns its standard output and

@@ -539,3 +539,34 @@ func TestOpenFilesChecked(t *testing.T) {
 		t.Error("a process was started")
 	}
 }
+
+// TestOutputKeepsStderr: Output keeps the command's standard error for an
+// *ExitError when Stderr was nil, its first and last 32 KiB of a longer
+// one, as os/exec's; not when the caller set Stderr.
+func TestOutputKeepsStderr(t *testing.T) {
+	testutil.RequireUserNS(t)
+	_, err := sandbox.Command("sh", "-c", "echo oops >&2; exit 3").Output()
+	var ee *sandbox.ExitError
+	if !errors.As(err, &ee) || string(ee.Stderr) != "oops\n" {
+		t.Errorf("%v, Stderr %q", err, stderrOf(ee))
+	}
+	_, err = sandbox.Command("sh", "-c", "head -c 100000 /dev/zero | tr '\\0' a >&2; echo END >&2; exit 1").Output()
+	want := strings.Repeat("a", 32<<10) + "\n... omitting 34468 bytes ...\n" + strings.Repeat("a", 32<<10-4) + "END\n"
+	if !errors.As(err, &ee) || string(ee.Stderr) != want {
+		t.Errorf("long stderr: %v, %d bytes kept, want %d", err, len(stderrOf(ee)), len(want))
+	}
+	c := sandbox.Command("sh", "-c", "echo oops >&2; exit 3")
+	var own bytes.Buffer
+	c.Stderr = &own
+	_, err = c.Output()
+	if !errors.As(err, &ee) || ee.Stderr != nil || own.String() != "oops\n" {
+		t.Errorf("Stderr set: %v, ExitError.Stderr %q, own %q", err, stderrOf(ee), own.String())
+	}
+}
+
+func stderrOf(ee *sandbox.ExitError) []byte {
+	if ee == nil {
+		return nil
+	}
+	return ee.Stderr
+}

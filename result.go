@@ -121,6 +121,10 @@ func (r *Result) String() string {
 // ExitError reports a command that ran and did not succeed.
 type ExitError struct {
 	*Result
+	// Stderr holds the command's standard error when Output collected it
+	// (Cmd.Stderr was nil), as os/exec's: its first and last 32 KiB at
+	// most, with a line saying how much was left out between them.
+	Stderr []byte
 }
 
 func (e *ExitError) Error() string { return "sandbox: " + e.Result.String() }

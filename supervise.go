@@ -465,7 +465,7 @@ func (c *Cmd) supervise() {
 			c.copyMu.Unlock()
 		}
 	case res.Status == StatusExit || res.Status == StatusSignal || res.Status == StatusSeccompViolation:
-		c.waitErr = &ExitError{res}
+		c.waitErr = &ExitError{Result: res}
 	default:
 		c.waitErr = &LimitError{Result: res, Limit: limitName(res.Status)}
 	}
