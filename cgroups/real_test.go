@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -388,6 +389,73 @@ func TestSweep(t *testing.T) {
 	}
 	if procs, err := foreign.Pids(); err != nil || len(procs) != 1 {
 		t.Errorf("the foreign sandbox's processes: %v, %v; want its sleeper", procs, err)
+	}
+}
+
+// TestSweepEndedNamespace: from the initial pid namespace, Sweep removes
+// the empty sandbox cgroups of a pid namespace that has ended (nothing
+// runs in it: no pid namespace has inode 1), and leaves one that still
+// holds a process, and those of a live pid namespace.
+func TestSweepEndedNamespace(t *testing.T) {
+	l := hostLayout(t, "")
+	if pidNamespace() != initPidNS {
+		testutil.SkipAlways(t, "not in the initial pid namespace, which alone sees every other")
+	}
+	parent := testParent()
+	leakCheck(t, l, parent)
+	ended, err := New(Config{Layout: l, Parent: parent, Name: "1-4242-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended.mu.Lock()
+	ended.closeFiles() // its supervisor is gone with its namespace
+	ended.mu.Unlock()
+	held, err := New(Config{Layout: l, Parent: parent, Name: "1-4242-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startChecker(t, held, nil, "sleep", "1h")
+	defer func() {
+		held.Kill()
+		s.wait(t)
+		if err := held.Destroy(); err != nil {
+			t.Error(err)
+		}
+	}()
+	// A live pid namespace's, empty: its creator may be about to use it.
+	un := exec.Command("unshare", "--pid", "--fork", "sleep", "60")
+	if err := un.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { un.Process.Kill(); un.Wait() }()
+	var st unix.Stat_t
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var own unix.Stat_t
+		unix.Stat("/proc/self/ns/pid", &own)
+		if unix.Stat(fmt.Sprintf("/proc/%d/ns/pid_for_children", un.Process.Pid), &st) == nil && st.Ino != own.Ino {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("unshare made no pid namespace")
+		}
+	}
+	liveNS := mustNew(t, Config{Layout: l, Parent: parent, Name: fmt.Sprintf("%d-1-1", st.Ino)})
+	names, err := Sweep(l, parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"1-4242-1"}; !slices.Equal(names, want) {
+		t.Errorf("swept %v, want %v", names, want)
+	}
+	for _, d := range ended.Dirs() {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("%s remains", d)
+		}
+	}
+	for _, d := range append(held.Dirs(), liveNS.Dirs()...) {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s was removed: it holds a process, or its pid namespace lives", d)
+		}
 	}
 }
 

@@ -34,16 +34,52 @@ var pidNamespace = sync.OnceValue(func() uint64 {
 // autoCreator parses New's automatic names and returns the creator's pid
 // when it was made in this process's pid namespace.
 func autoCreator(name string) (int, bool) {
+	ns, pid, ok := parseAutoName(name)
+	if !ok || ns != pidNamespace() {
+		return 0, false
+	}
+	return pid, true
+}
+
+// parseAutoName splits one of New's automatic names into the creator's
+// pid namespace and pid.
+func parseAutoName(name string) (ns uint64, pid int, ok bool) {
 	parts := strings.Split(name, "-")
 	if len(parts) != 3 || !allDigits(parts[0]) || !allDigits(parts[1]) || !allDigits(parts[2]) {
-		return 0, false
+		return 0, 0, false
 	}
 	ns, err := strconv.ParseUint(parts[0], 10, 64)
-	if err != nil || ns == 0 || ns != pidNamespace() {
-		return 0, false
+	if err != nil || ns == 0 {
+		return 0, 0, false
 	}
-	v, err := strconv.Atoi(parts[1])
-	return v, err == nil
+	pid, err = strconv.Atoi(parts[1])
+	return ns, pid, err == nil
+}
+
+// initPidNS is the inode of the initial pid namespace (PROC_PID_INIT_INO).
+const initPidNS = 0xeffffffc
+
+// livePidNamespaces lists the inodes of the pid namespaces some process
+// is in, as this process sees them; from the initial pid namespace, which
+// sees every process, that is every pid namespace still in use.
+func livePidNamespaces() map[uint64]bool {
+	live := map[uint64]bool{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if !allDigits(e.Name()) {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+e.Name()+"/ns/pid", &st) == nil {
+			live[st.Ino] = true
+		}
+		// A process's children may be in a pid namespace it is not in
+		// itself (unshare(CLONE_NEWPID) before their fork).
+		if unix.Stat("/proc/"+e.Name()+"/ns/pid_for_children", &st) == nil {
+			live[st.Ino] = true
+		}
+	}
+	return live
 }
 
 func allDigits(s string) bool {
@@ -62,10 +98,13 @@ func allDigits(s string) bool {
 // parent (as in Config.Parent; "" is the default): directories with New's
 // automatic names, made in this pid namespace, whose creator no longer
 // runs — a supervisor that was SIGKILLed before its Destroy. Their
-// processes are killed first, as Destroy does. It returns the names it
-// removed. Cgroups with names given in Config.Name, those made in another
-// pid namespace (whose pids mean nothing here), and those whose creator's
-// pid is in use again, are left alone.
+// processes are killed first, as Destroy does. From the initial pid
+// namespace it also removes those made in a pid namespace that has
+// ended (a container's, gone with it), when they hold no process. It
+// returns the names it removed. Cgroups with names given in Config.Name,
+// those made in another pid namespace that still has processes (whose
+// pids mean nothing here), and those whose creator's pid is in use again,
+// are left alone.
 func Sweep(l *Layout, parent string) ([]string, error) {
 	if l == nil {
 		var err error
@@ -104,18 +143,36 @@ func Sweep(l *Layout, parent string) ([]string, error) {
 
 	var names []string
 	found := map[string]*Cgroup{}
+	var live map[uint64]bool // pid namespaces in use, read once if needed
 	for _, pl := range places {
 		ents, err := os.ReadDir(pl.dir)
 		if err != nil {
 			continue
 		}
 		for _, e := range ents {
-			pid, ok := autoCreator(e.Name())
-			if !e.IsDir() || !ok {
+			if !e.IsDir() {
 				continue
 			}
-			if pid == os.Getpid() || unix.Kill(pid, 0) != unix.ESRCH {
-				continue // the creator (or a process with its pid) runs
+			ns, pid, ok := parseAutoName(e.Name())
+			switch {
+			case !ok:
+				continue
+			case ns == pidNamespace():
+				if pid == os.Getpid() || unix.Kill(pid, 0) != unix.ESRCH {
+					continue // the creator (or a process with its pid) runs
+				}
+			default:
+				// Another pid namespace's: only from the initial one,
+				// which sees them all, and only once it has ended.
+				if pidNamespace() != initPidNS {
+					continue
+				}
+				if live == nil {
+					live = livePidNamespaces()
+				}
+				if live[ns] || !emptyDir(filepath.Join(pl.dir, e.Name())) {
+					continue
+				}
 			}
 			c := found[e.Name()]
 			if c == nil {
@@ -154,4 +211,26 @@ func parents(base, p string) []string {
 		}
 	}
 	return out
+}
+
+// emptyDir reports whether the cgroup directory dir holds no process, in
+// it or in any cgroup below it (every cgroup.procs reads empty).
+func emptyDir(dir string) bool {
+	empty := true
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			empty = false
+			return filepath.SkipAll
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		b, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+		if err != nil || len(strings.TrimSpace(string(b))) != 0 {
+			empty = false
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return empty
 }
