@@ -481,8 +481,8 @@ func (c *Cmd) Run() (*Result, error) {
 }
 
 // Output runs the command and returns its standard output. With Stderr
-// nil, an *ExitError it returns holds the command's standard error (its
-// first and last 32 KiB), as os/exec's.
+// nil, an *ExitError or *LimitError it returns holds the command's
+// standard error (its first and last 32 KiB), as os/exec's ExitError.
 func (c *Cmd) Output() ([]byte, error) {
 	if c.Stdout != nil {
 		return nil, errors.New("sandbox: Stdout already set")
@@ -495,42 +495,57 @@ func (c *Cmd) Output() ([]byte, error) {
 		c.Stderr = stderr
 	}
 	_, err := c.Run()
-	var ee *ExitError
-	if stderr != nil && errors.As(err, &ee) {
-		ee.Stderr = stderr.Bytes()
+	if stderr != nil {
+		var ee *ExitError
+		var le *LimitError
+		switch {
+		case errors.As(err, &ee):
+			ee.Stderr = stderr.Bytes()
+		case errors.As(err, &le):
+			le.Stderr = stderr.Bytes()
+		}
 	}
 	return []byte(b.String()), err
 }
 
-// headTail keeps the first and the last n bytes written to it.
+// headTail keeps the first and the last n bytes written to it; the last
+// in a ring once n are there, so that small writes copy no more than
+// themselves.
 type headTail struct {
 	n          int
 	head, tail []byte
+	tailOff    int // the oldest byte of a full tail
 	skipped    int64
 }
 
 func (h *headTail) Write(p []byte) (int, error) {
 	written := len(p)
-	if room := h.n - len(h.head); room > 0 {
+	p = h.fill(&h.head, p)
+	// Of what is left only the last n bytes can stay.
+	if over := len(p) - h.n; over > 0 {
+		h.skipped += int64(over)
+		p = p[over:]
+	}
+	p = h.fill(&h.tail, p)
+	for len(p) > 0 { // the tail is full: p replaces its oldest bytes
+		k := copy(h.tail[h.tailOff:], p)
+		p = p[k:]
+		h.skipped += int64(k)
+		if h.tailOff += k; h.tailOff == h.n {
+			h.tailOff = 0
+		}
+	}
+	return written, nil
+}
+
+// fill appends to *dst what of p fits in n bytes, and returns the rest.
+func (h *headTail) fill(dst *[]byte, p []byte) []byte {
+	if room := h.n - len(*dst); room > 0 {
 		k := min(room, len(p))
-		h.head = append(h.head, p[:k]...)
+		*dst = append(*dst, p[:k]...)
 		p = p[k:]
 	}
-	if len(p) == 0 {
-		return written, nil
-	}
-	// The tail keeps the last n bytes; what falls out of it is skipped.
-	if len(p) >= h.n {
-		h.skipped += int64(len(h.tail) + len(p) - h.n)
-		h.tail = append(h.tail[:0], p[len(p)-h.n:]...)
-		return written, nil
-	}
-	if over := len(h.tail) + len(p) - h.n; over > 0 {
-		h.skipped += int64(over)
-		h.tail = append(h.tail[:0], h.tail[over:]...)
-	}
-	h.tail = append(h.tail, p...)
-	return written, nil
+	return p
 }
 
 // Bytes is the head, then the tail, with a line saying how many bytes
@@ -540,7 +555,8 @@ func (h *headTail) Bytes() []byte {
 	if h.skipped > 0 {
 		out = fmt.Appendf(out, "\n... omitting %d bytes ...\n", h.skipped)
 	}
-	return append(out, h.tail...)
+	out = append(out, h.tail[h.tailOff:]...)
+	return append(out, h.tail[:h.tailOff]...)
 }
 
 // CombinedOutput runs the command and returns its standard output and

@@ -541,8 +541,8 @@ func TestOpenFilesChecked(t *testing.T) {
 }
 
 // TestOutputKeepsStderr: Output keeps the command's standard error for an
-// *ExitError when Stderr was nil, its first and last 32 KiB of a longer
-// one, as os/exec's; not when the caller set Stderr.
+// *ExitError or *LimitError when Stderr was nil, its first and last 32 KiB
+// of a longer one, as os/exec's; not when the caller set Stderr.
 func TestOutputKeepsStderr(t *testing.T) {
 	testutil.RequireUserNS(t)
 	_, err := sandbox.Command("sh", "-c", "echo oops >&2; exit 3").Output()
@@ -555,7 +555,16 @@ func TestOutputKeepsStderr(t *testing.T) {
 	if !errors.As(err, &ee) || string(ee.Stderr) != want {
 		t.Errorf("long stderr: %v, %d bytes kept, want %d", err, len(stderrOf(ee)), len(want))
 	}
-	c := sandbox.Command("sh", "-c", "echo oops >&2; exit 3")
+	// Many small writes (the tail is a ring), and a limit's error.
+	c := sandbox.Command("sh", "-c", "seq 0 9999 | while read i; do echo line$i; done >&2; sleep 10")
+	c.Limits.WallTime = 3 * time.Second
+	_, err = c.Output()
+	var le *sandbox.LimitError
+	if !errors.As(err, &le) || !bytes.HasPrefix(le.Stderr, []byte("line0\nline1\n")) || !bytes.HasSuffix(le.Stderr, []byte("\nline9998\nline9999\n")) ||
+		!bytes.Contains(le.Stderr, []byte("\n... omitting ")) || len(le.Stderr) > 64<<10+40 {
+		t.Errorf("a limit's error: %v, Stderr of %d bytes", err, len(le.Stderr))
+	}
+	c = sandbox.Command("sh", "-c", "echo oops >&2; exit 3")
 	var own bytes.Buffer
 	c.Stderr = &own
 	_, err = c.Output()

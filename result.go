@@ -133,6 +133,8 @@ func (e *ExitError) Error() string { return "sandbox: " + e.Result.String() }
 type LimitError struct {
 	*Result
 	Limit string // the limit flag: "memory", "time", "wall-time", "pids", "output-limit"
+	// Stderr is as ExitError's: what Output kept of standard error.
+	Stderr []byte
 }
 
 func (e *LimitError) Error() string { return "sandbox: " + e.Result.String() }

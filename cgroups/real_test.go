@@ -422,24 +422,29 @@ func TestSweepEndedNamespace(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	// A live pid namespace's, empty: its creator may be about to use it.
-	un := exec.Command("unshare", "--pid", "--fork", "sleep", "60")
-	if err := un.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { un.Process.Kill(); un.Wait() }()
-	var st unix.Stat_t
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		var own unix.Stat_t
-		unix.Stat("/proc/self/ns/pid", &own)
-		if unix.Stat(fmt.Sprintf("/proc/%d/ns/pid_for_children", un.Process.Pid), &st) == nil && st.Ino != own.Ino {
-			break
+	// A live pid namespace's cgroup, empty, stays: its creator may be
+	// about to use it. (A namespace has a name to give a cgroup only once
+	// a process is in it: its pid 1, here under unshare --fork.)
+	var liveNS []*Cgroup
+	for i, args := range [][]string{{"--pid", "--fork", "--kill-child", "sleep", "60"}} {
+		un := exec.Command("unshare", args...)
+		if err := un.Start(); err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("unshare made no pid namespace")
+		defer func() { un.Process.Kill(); un.Wait() }()
+		var st unix.Stat_t
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			var own unix.Stat_t
+			unix.Stat("/proc/self/ns/pid", &own)
+			if unix.Stat(fmt.Sprintf("/proc/%d/ns/pid_for_children", un.Process.Pid), &st) == nil && st.Ino != own.Ino {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("unshare %v made no pid namespace", args)
+			}
 		}
+		liveNS = append(liveNS, mustNew(t, Config{Layout: l, Parent: parent, Name: fmt.Sprintf("%d-1-%d", st.Ino, i)}))
 	}
-	liveNS := mustNew(t, Config{Layout: l, Parent: parent, Name: fmt.Sprintf("%d-1-1", st.Ino)})
 	names, err := Sweep(l, parent)
 	if err != nil {
 		t.Fatal(err)
@@ -452,7 +457,7 @@ func TestSweepEndedNamespace(t *testing.T) {
 			t.Errorf("%s remains", d)
 		}
 	}
-	for _, d := range append(held.Dirs(), liveNS.Dirs()...) {
+	for _, d := range append(held.Dirs(), liveNS[0].Dirs()...) {
 		if _, err := os.Stat(d); err != nil {
 			t.Errorf("%s was removed: it holds a process, or its pid namespace lives", d)
 		}

@@ -60,26 +60,31 @@ func parseAutoName(name string) (ns uint64, pid int, ok bool) {
 const initPidNS = 0xeffffffc
 
 // livePidNamespaces lists the inodes of the pid namespaces some process
-// is in, as this process sees them; from the initial pid namespace, which
-// sees every process, that is every pid namespace still in use.
-func livePidNamespaces() map[uint64]bool {
-	live := map[uint64]bool{}
-	ents, _ := os.ReadDir("/proc")
+// is in, as this process sees them; from the initial pid namespace, as
+// root, that is every pid namespace that can still name a cgroup (a
+// namespace names one only through a process in it: its pid 1 first).
+// ok is false when /proc could not be read whole.
+func livePidNamespaces() (live map[uint64]bool, ok bool) {
+	live = map[uint64]bool{initPidNS: true}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, false
+	}
 	for _, e := range ents {
-		if !allDigits(e.Name()) {
-			continue
+		if !allDigits(e.Name()) || e.Name() == "1" {
+			continue // pid 1 here is the initial namespace's (whose link may be closed even to root)
 		}
 		var st unix.Stat_t
-		if unix.Stat("/proc/"+e.Name()+"/ns/pid", &st) == nil {
+		switch err := unix.Stat("/proc/"+e.Name()+"/ns/pid", &st); err {
+		case nil:
 			live[st.Ino] = true
-		}
-		// A process's children may be in a pid namespace it is not in
-		// itself (unshare(CLONE_NEWPID) before their fork).
-		if unix.Stat("/proc/"+e.Name()+"/ns/pid_for_children", &st) == nil {
-			live[st.Ino] = true
+		case unix.ENOENT, unix.ESRCH:
+			// gone meanwhile
+		default:
+			return nil, false
 		}
 	}
-	return live
+	return live, true
 }
 
 func allDigits(s string) bool {
@@ -99,8 +104,10 @@ func allDigits(s string) bool {
 // automatic names, made in this pid namespace, whose creator no longer
 // runs — a supervisor that was SIGKILLed before its Destroy. Their
 // processes are killed first, as Destroy does. From the initial pid
-// namespace it also removes those made in a pid namespace that has
-// ended (a container's, gone with it), when they hold no process. It
+// namespace, as root, it also removes those made in a pid namespace that
+// had ended when it looked (a container's, gone with it), when none of
+// their directories holds a process; those it only removes (rmdir), it
+// kills nothing. It
 // returns the names it removed. Cgroups with names given in Config.Name,
 // those made in another pid namespace that still has processes (whose
 // pids mean nothing here), and those whose creator's pid is in use again,
@@ -141,9 +148,11 @@ func Sweep(l *Layout, parent string) ([]string, error) {
 		add(h, p)
 	}
 
-	var names []string
+	// Every place is listed before /proc is read (livePidNamespaces): a
+	// name listed then was made by a pid namespace that either still has
+	// processes when /proc is read, or had ended before.
 	found := map[string]*Cgroup{}
-	var live map[uint64]bool // pid namespaces in use, read once if needed
+	foreign := map[string]uint64{} // name → its pid namespace
 	for _, pl := range places {
 		ents, err := os.ReadDir(pl.dir)
 		if err != nil {
@@ -162,23 +171,12 @@ func Sweep(l *Layout, parent string) ([]string, error) {
 					continue // the creator (or a process with its pid) runs
 				}
 			default:
-				// Another pid namespace's: only from the initial one,
-				// which sees them all, and only once it has ended.
-				if pidNamespace() != initPidNS {
-					continue
-				}
-				if live == nil {
-					live = livePidNamespaces()
-				}
-				if live[ns] || !emptyDir(filepath.Join(pl.dir, e.Name())) {
-					continue
-				}
+				foreign[e.Name()] = ns
 			}
 			c := found[e.Name()]
 			if c == nil {
 				c = &Cgroup{name: e.Name(), l: l}
 				found[e.Name()] = c
-				names = append(names, e.Name())
 			}
 			n := &node{h: pl.h, dir: filepath.Join(pl.dir, e.Name()), cgPath: path.Join(pl.cgPath, e.Name())}
 			if !strings.HasPrefix(p, "/") && pl.h.Dir() != "" {
@@ -191,10 +189,34 @@ func Sweep(l *Layout, parent string) ([]string, error) {
 			}
 		}
 	}
+	// Another pid namespace's names: only from the initial one, which sees
+	// every process, as root (who may read every process's namespaces),
+	// and only once that namespace has ended.
+	var live map[uint64]bool
+	liveKnown := false
+	if len(foreign) > 0 && pidNamespace() == initPidNS && os.Geteuid() == 0 {
+		live, liveKnown = livePidNamespaces()
+	}
+	var names []string
+	for name, c := range found {
+		if ns, ok := foreign[name]; ok && (!liveKnown || live[ns] || !c.holdsNoProcess()) {
+			continue
+		}
+		names = append(names, name)
+	}
 	slices.Sort(names)
 	var errs []error
 	for _, name := range names {
-		errs = append(errs, found[name].Destroy())
+		c := found[name]
+		if _, ok := foreign[name]; ok {
+			// Nothing to kill: the directories go, or stay where a
+			// process appeared meanwhile (rmdir's EBUSY).
+			c.mu.Lock()
+			errs = append(errs, c.removeDirs(true))
+			c.mu.Unlock()
+			continue
+		}
+		errs = append(errs, c.Destroy())
 	}
 	return names, errors.Join(errs...)
 }
@@ -211,6 +233,24 @@ func parents(base, p string) []string {
 		}
 	}
 	return out
+}
+
+// holdsNoProcess reports whether no directory of c, nor any cgroup below
+// one, holds a process (every cgroup.procs reads empty).
+func (c *Cgroup) holdsNoProcess() bool {
+	var dirs []string
+	if c.v2 != nil {
+		dirs = append(dirs, c.v2.dir)
+	}
+	for _, n := range c.v1 {
+		dirs = append(dirs, n.dir)
+	}
+	for _, d := range dirs {
+		if !emptyDir(d) {
+			return false
+		}
+	}
+	return true
 }
 
 // emptyDir reports whether the cgroup directory dir holds no process, in

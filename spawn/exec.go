@@ -412,8 +412,9 @@ func (b *Builder) Seccomp(insns []unix.SockFilter, flags uint, listenerReg int, 
 //
 // The reaper never execs: it shares the parent's address space until it
 // exits. Once the command is cloned it closes every descriptor but its
-// own signalfd: the command's streams end when the command closes them. It keeps its full capability set in the sandbox's user namespace,
-// so a command without CAP_SYS_PTRACE there cannot ptrace it; a privileged
+// own signalfd: the command's streams end when the command closes them.
+// It keeps its full capability set in the sandbox's user namespace, so a
+// command without CAP_SYS_PTRACE there cannot ptrace it; a privileged
 // parent is non-dumpable as well (see the package caveats).
 func (b *Builder) Reaper() {
 	if b.reaper {

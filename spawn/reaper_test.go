@@ -148,31 +148,39 @@ func TestNewPidNoReaper(t *testing.T) {
 func TestReaperKeepsNoDescriptors(t *testing.T) {
 	testutil.RequireRoot(t)
 	leakCheck(t)
-	r, w, err := os.Pipe()
+	null, err := os.Open(os.DevNull)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	p, err := Start(reaperProgram(t, "/bin/sh", "-c", "echo out; exec 1>&-; sleep 30"), &Attr{Files: []*os.File{nil, w, os.Stderr}})
-	w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
+	defer null.Close()
+	// With descriptor 0 closed the reaper's signalfd is 0; with it open,
+	// above the command's: both sides of it are closed.
+	for _, stdin := range []*os.File{nil, null} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Start(reaperProgram(t, "/bin/sh", "-c", "echo out; exec 1>&-; sleep 30"), &Attr{Files: []*os.File{stdin, w, os.Stderr}})
+		w.Close()
+		if err != nil {
+			r.Close()
+			t.Fatal(err)
+		}
+		done := make(chan string, 1)
+		go func() {
+			b, _ := io.ReadAll(r)
+			done <- string(b)
+		}()
+		select {
+		case got := <-done:
+			if got != "out\n" {
+				t.Errorf("stdin %v: read %q", stdin, got)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("stdin %v: no EOF on stdout while the command, which closed it, runs on: the reaper holds a copy", stdin)
+		}
 		p.Signal(unix.SIGKILL)
 		p.Wait()
-	}()
-	done := make(chan string, 1)
-	go func() {
-		b, _ := io.ReadAll(r)
-		done <- string(b)
-	}()
-	select {
-	case got := <-done:
-		if got != "out\n" {
-			t.Errorf("read %q", got)
-		}
-	case <-time.After(10 * time.Second):
-		t.Error("no EOF on stdout while the command, which closed it, runs on: the reaper holds a copy")
+		r.Close()
 	}
 }
