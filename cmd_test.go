@@ -579,3 +579,26 @@ func stderrOf(ee *sandbox.ExitError) []byte {
 	}
 	return ee.Stderr
 }
+
+// TestRuncSpecQuirks: what `runc spec` writes runs, with warnings: a mount
+// of type "cgroup" is mounted as cgroup2, and ambient capabilities that
+// are not both permitted and inheritable are left out (the kernel would
+// refuse them), as runc does.
+func TestRuncSpecQuirks(t *testing.T) {
+	testutil.RequireUserNS(t)
+	c := sandbox.Command("sh", "-c", "grep CapAmb /proc/self/status; stat -f -c %T /sys/fs/cgroup")
+	c.Spec = sandbox.DefaultSpec(sandbox.DefaultOptions{Args: c.Args})
+	c.Spec.Mounts = append(c.Spec.Mounts, specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup",
+		Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}})
+	c.Spec.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL"}, Permitted: []string{"CAP_KILL"},
+		Effective: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL"}}
+	out, err := c.Output()
+	if err != nil || string(out) != "CapAmb:\t0000000000000000\ncgroup2fs\n" {
+		t.Errorf("%q %v", out, err)
+	}
+	for _, want := range []string{"type: cgroup mounted as cgroup2", "process.capabilities.ambient: CAP_KILL not in both"} {
+		if !slices.ContainsFunc(c.Warnings, func(w string) bool { return strings.Contains(w, want) }) {
+			t.Errorf("no warning %q in %q", want, c.Warnings)
+		}
+	}
+}

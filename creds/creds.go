@@ -121,6 +121,14 @@ func Compile(spec *specs.Spec, opts Options) (*Plan, error) {
 		if err != nil {
 			errs = append(errs, err)
 		}
+		// The kernel raises an ambient capability only when it is both
+		// permitted and inheritable; runc's own default spec asks for
+		// others, and the runtime spec says a runtime should not fail on
+		// capabilities it cannot grant: those are left out, with a warning.
+		if extra := amb &^ (p.permitted & p.inherit); extra != 0 {
+			p.warnings = append(p.warnings, fmt.Sprintf("process.capabilities.ambient: %s not in both the permitted and inheritable sets; left out, as the kernel would refuse them", capList(extra)))
+			amb &^= extra
+		}
 		for i := 0; i < 64; i++ {
 			if amb&(1<<i) != 0 {
 				p.ambient = append(p.ambient, i)
@@ -128,9 +136,6 @@ func Compile(spec *specs.Spec, opts Options) (*Plan, error) {
 		}
 		if p.effective&^p.permitted != 0 {
 			bad("process.capabilities.effective: %s not in the permitted set", capList(p.effective&^p.permitted))
-		}
-		if amb&^(p.permitted&p.inherit) != 0 {
-			bad("process.capabilities.ambient: %s not in both the permitted and inheritable sets", capList(amb&^(p.permitted&p.inherit)))
 		}
 	}
 	p.nnp = proc.NoNewPrivileges

@@ -280,6 +280,9 @@ func Compile(spec *specs.Spec, opts Options) (*Compiled, error) {
 		return nil, err
 	}
 	warnings = append(warnings, credPlan.Warnings()...)
+	if rootPlan != nil {
+		warnings = append(warnings, rootPlan.Warnings()...)
+	}
 	if usernsLast {
 		warnings = append(warnings, nsBoundCaps(credPlan)...)
 	} else if filter == nil && credPlan.MayHold()&(1<<unix.CAP_SYS_ADMIN) != 0 && have[specs.MountNamespace] {

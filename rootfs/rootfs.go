@@ -87,7 +87,11 @@ type Plan struct {
 	devSymlink bool
 	sysctls    []string
 	active     bool
+	warnings   []string
 }
+
+// Warnings lists what Compile accepted in another form than asked.
+func (p *Plan) Warnings() []string { return p.warnings }
 
 type mountPlan struct {
 	index     int
@@ -236,8 +240,10 @@ func Compile(spec *specs.Spec, opts Options) (*Plan, error) {
 				continue
 			}
 			if m.Type == "cgroup" {
-				bad("%s.type: cgroup v1 mounts are not supported; use cgroup2", field)
-				continue
+				// runc's specs say "cgroup" and mean the host's version;
+				// this runtime mounts the unified hierarchy only.
+				p.warnings = append(p.warnings, fmt.Sprintf("%s.type: cgroup mounted as cgroup2 (cgroup v1 hierarchies are not mounted in a sandbox)", field))
+				mp.m.Type = "cgroup2"
 			}
 			if strings.Contains(m.Type, "\x00") {
 				bad("%s.type: NUL", field)

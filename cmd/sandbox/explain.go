@@ -39,6 +39,7 @@ func runExplain(args []string) int {
 		fmt.Fprintln(os.Stderr, "sandbox explain:", strings.TrimPrefix(err.Error(), "sandbox: "))
 		return exitSetup
 	}
+	c.Stdin = os.Stdin // as run: a terminal's size is the command's terminal's first
 	spec, err := c.EffectiveSpec()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox explain:", strings.TrimPrefix(err.Error(), "sandbox: "))

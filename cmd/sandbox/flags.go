@@ -325,7 +325,11 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 		spec = sandbox.DefaultSpec(sandbox.DefaultOptions{Args: argv, Hostname: f.hostname, ShareNet: f.shareNet, HostIDBase: hostBase, Root: root})
 	}
 	if len(argv) == 0 && (spec.Process == nil || len(spec.Process.Args) == 0) {
-		return nil, errors.New("no command: sandbox run [flags] -- CMD [ARG…]")
+		name := "run"
+		if f.dryRun && !f.printSpec {
+			name = "explain"
+		}
+		return nil, fmt.Errorf("no command: sandbox %s [flags] -- CMD [ARG…]", name)
 	}
 	// Destinations the flags name, each once: a second mount on the same
 	// path would hide the first without a word.
@@ -385,6 +389,9 @@ func (f *runFlags) command(argv []string) (*sandbox.Cmd, error) {
 		}
 		if err == nil {
 			err = claim(ma.flag, ma.arg, m.Destination)
+		}
+		if err == nil && f.rootDir != "" && f.specPath == "" {
+			err = inImage(spec.Root.Path, m.Destination, order[:len(order)-1])
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s %s: %w", ma.flag, ma.arg, err))
@@ -668,7 +675,10 @@ func (f *runFlags) mount(ma mountArg) (specs.Mount, error) {
 func bindMount(arg string, ro, dev bool) (specs.Mount, error) {
 	parts := strings.Split(arg, ":")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return specs.Mount{}, errors.New("want SRC:DST[:ro]")
+		if ro {
+			return specs.Mount{}, errors.New("want SRC:DST, one argument (bwrap's SRC DST is two)")
+		}
+		return specs.Mount{}, errors.New("want SRC:DST[:ro|:rw], one argument (bwrap's SRC DST is two)")
 	}
 	if len(parts) == 3 {
 		if ro {
@@ -833,6 +843,22 @@ func tmpfsIDsMapped(spec *specs.Spec, m specs.Mount) error {
 		if !mapped(maps, uint32(id)) {
 			return fmt.Errorf("%s %d is not mapped in the sandbox's user namespace (%s)", k, id, mappedRanges(maps))
 		}
+	}
+	return nil
+}
+
+// inImage refuses a destination that --root's read-only image lacks
+// (the setup could not make it there) unless a tmpfs of the sandbox's
+// (/dev, /tmp) or a mount given before it (earlier) holds it.
+func inImage(root, dst string, earlier []string) error {
+	dst = filepath.Clean(dst)
+	for _, d := range append([]string{"/dev", "/tmp"}, earlier...) {
+		if strings.HasPrefix(dst, d+"/") {
+			return nil
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(root, dst)); err != nil {
+		return fmt.Errorf("destination %s is not in --root %s, which is read-only: make it there", dst, root)
 	}
 	return nil
 }

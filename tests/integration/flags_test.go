@@ -215,6 +215,7 @@ func TestRootDir(t *testing.T) {
 		{[]string{"--root", link}, "the host's own root"},
 		{[]string{"--root", filepath.Join(root, "noproc")}, "has no directory /proc"},
 		{[]string{"--root", root, "--spec", "/dev/null"}, "--root: not with --spec"},
+		{[]string{"--root", root, "--ro-bind", "/etc:/etc"}, "--ro-bind /etc:/etc: destination /etc is not in --root " + root + ", which is read-only: make it there"},
 	} {
 		r := sandbox(t, append(c.args, "--", "true")...)
 		if r.code != 125 || !strings.Contains(r.stderr, c.msg) {
