@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -37,48 +38,29 @@ func (c *Cmd) StdinPipe() (io.WriteCloser, error) {
 }
 
 // StdoutPipe returns a pipe from the command's standard output.
-func (c *Cmd) StdoutPipe() (io.ReadCloser, error) {
-	if c.Stdout != nil {
-		return nil, errors.New("sandbox: Stdout already set")
-	}
-	if c.started {
-		return nil, errors.New("sandbox: StdoutPipe after Start")
-	}
-	r, w, err := c.outPipe()
-	if err != nil {
-		return nil, err
-	}
-	c.Stdout = w
-	return r, nil
-}
+func (c *Cmd) StdoutPipe() (io.ReadCloser, error) { return c.outPipe(&c.Stdout, "Stdout") }
 
 // StderrPipe returns a pipe from the command's standard error.
-func (c *Cmd) StderrPipe() (io.ReadCloser, error) {
-	if c.Stderr != nil {
-		return nil, errors.New("sandbox: Stderr already set")
+func (c *Cmd) StderrPipe() (io.ReadCloser, error) { return c.outPipe(&c.Stderr, "Stderr") }
+
+// outPipe makes the output pipe of stream *w (named name): the write end
+// the Cmd's, the read end the caller's, closed by Wait.
+func (c *Cmd) outPipe(w *io.Writer, name string) (io.ReadCloser, error) {
+	if *w != nil {
+		return nil, fmt.Errorf("sandbox: %s already set", name)
 	}
 	if c.started {
-		return nil, errors.New("sandbox: StderrPipe after Start")
+		return nil, fmt.Errorf("sandbox: %sPipe after Start", name)
 	}
-	r, w, err := c.outPipe()
+	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	c.Stderr = w
-	return r, nil
-}
-
-// outPipe makes an output pipe: the write end the Cmd's, the read end
-// the caller's, closed by Wait.
-func (c *Cmd) outPipe() (io.ReadCloser, *os.File, error) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, nil, err
-	}
-	c.own(w, true)
-	rc := &closeOnce{File: r}
+	*w = pw
+	c.own(pw, true)
+	rc := &closeOnce{File: pr}
 	c.afterWait = append(c.afterWait, rc)
-	return rc, w, nil
+	return rc, nil
 }
 
 // own records a pipe end the Cmd made for a stream: out says it is the
