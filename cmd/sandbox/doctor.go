@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -82,8 +83,17 @@ func runDoctor(args []string) int {
 				usable = append(usable, c.Name+"(v"+fmt.Sprint(c.Version)+")")
 			}
 		}
+		if len(usable) == 0 {
+			usable = []string{"none"}
+		}
 		detail := fmt.Sprintf("mode %s; writable controllers: %s", rep.Mode, strings.Join(usable, " "))
-		add(check{name: "cgroups", ok: len(usable) > 0, detail: detail, fix: strings.Join(rep.Fixes, "; ")})
+		fixes := slices.Clone(rep.Fixes)
+		if rep.Mode == cgroups.ModeHybrid {
+			// The controllers are v1's: a delegated cgroup2 subtree,
+			// which holds none, does not help.
+			fixes = slices.DeleteFunc(fixes, func(f string) bool { return strings.Contains(f, "systemd-run") })
+		}
+		add(check{name: "cgroups", ok: usable[0] != "none", detail: detail, fix: strings.Join(slices.Compact(fixes), "; ")})
 		for _, c := range rep.Controllers {
 			if (c.Name == "memory" || c.Name == "pids") && !(c.Usable && c.Writable) {
 				add(check{name: "limit " + c.Name, detail: "not enforceable: " + c.Problem, fix: c.Fix})
