@@ -243,3 +243,18 @@ func mustNew(t *testing.T, cfg Config) *Cgroup {
 	})
 	return c
 }
+
+// sleepIn starts a sleeping checker in c and returns what ends it: kill,
+// reap, and destroy c (to defer, so that it runs before the cleanups of
+// leakCheck, which mustNew registers too).
+func sleepIn(t *testing.T, c *Cgroup) (stop func()) {
+	t.Helper()
+	s := startChecker(t, c, nil, "sleep", "1h")
+	return func() {
+		c.Kill()
+		s.wait(t)
+		if err := c.Destroy(); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -358,14 +358,7 @@ func TestSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs := startChecker(t, foreign, nil, "sleep", "1h")
-	defer func() {
-		foreign.Kill()
-		fs.wait(t)
-		if err := foreign.Destroy(); err != nil {
-			t.Error(err)
-		}
-	}()
+	defer sleepIn(t, foreign)()
 
 	names, err := Sweep(l, parent)
 	if err != nil {
@@ -414,14 +407,7 @@ func TestSweepEndedNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startChecker(t, held, nil, "sleep", "1h")
-	defer func() {
-		held.Kill()
-		s.wait(t)
-		if err := held.Destroy(); err != nil {
-			t.Error(err)
-		}
-	}()
+	defer sleepIn(t, held)()
 	// A live pid namespace's cgroup, empty, stays: its creator may be
 	// about to use it. (A namespace has a name to give a cgroup only once
 	// a process is in it: its pid 1, here under unshare --fork.)
